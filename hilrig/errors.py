@@ -1,0 +1,84 @@
+"""The one exception tree of hilrig.
+
+Every error hilrig raises derives from :class:`HilrigError` and carries a sentence a user can act
+on: which file, board, port or value, what is wrong and what to do. Foreign exceptions (OSError,
+serial.SerialException, pyocd and esptool errors, tomllib errors) are translated where they cross
+into hilrig, with ``raise ... from exc`` so ``--debug`` users still see the cause.
+
+    HilrigError
+    ├── ConfigError            a target file, option or program header is wrong
+    │   └── TargetNotFound     --target names nothing we can find
+    ├── ToolMissing            micropython, mpy-cross, qemu-system-* or a firmware file is absent
+    ├── CompileError           mpy-cross rejected a program (the message is the compiler's)
+    ├── IncompatibleMpy        a .mpy file cannot load on the board (version, arch, small-int bits)
+    ├── MpyFormatError         bytes that are not a well-formed .mpy file
+    ├── LinkError              the byte stream to a board failed (port vanished, emulator died)
+    │   └── LinkTimeout        a read did not complete before its deadline
+    ├── ReplError              the board does not speak the raw REPL as expected
+    ├── BoardBroken            recovery failed; the remaining programs fail fast with this reason
+    ├── FlashError             flashing or identifying a board failed
+    │   └── WrongBoard         the attached board is not the one the target file names
+    └── LeaseTimeout           another run holds every board of the target
+"""
+
+from __future__ import annotations
+
+
+class HilrigError(Exception):
+    """Base of every hilrig error; str() is the sentence shown to the user."""
+
+
+class ConfigError(HilrigError):
+    """A target file, command-line option or program header is wrong."""
+
+
+class TargetNotFound(ConfigError):
+    """--target names no target file."""
+
+
+class ToolMissing(HilrigError):
+    """An external program or file hilrig needs is not installed."""
+
+
+class CompileError(HilrigError):
+    """mpy-cross rejected a program; the message is the compiler's own."""
+
+
+class IncompatibleMpy(HilrigError):
+    """A .mpy file cannot be loaded by the board's firmware."""
+
+
+class MpyFormatError(HilrigError):
+    """Bytes that are not a well-formed .mpy file."""
+
+
+class LinkError(HilrigError):
+    """The byte stream to a board failed: port vanished, emulator died, write refused."""
+
+
+class LinkTimeout(LinkError):
+    """A read did not complete before its deadline."""
+
+    def __init__(self, message: str, received: bytes = b"") -> None:
+        super().__init__(message)
+        self.received = received
+
+
+class ReplError(HilrigError):
+    """The board did not answer as the raw REPL protocol says it must."""
+
+
+class BoardBroken(HilrigError):
+    """Recovery failed; the board is out of the run and the remaining programs fail fast."""
+
+
+class FlashError(HilrigError):
+    """Flashing, resetting or identifying a board failed."""
+
+
+class WrongBoard(FlashError):
+    """The attached board is not the one the target file names; nothing was written."""
+
+
+class LeaseTimeout(HilrigError):
+    """Every board of the target stayed in use by other runs past --hil-lock-timeout."""

@@ -1,0 +1,401 @@
+"""Target files: ``targets/<name>.toml`` read into a frozen :class:`TargetSpec`.
+
+A target says what kind of board it is (the host VM, a QEMU machine, or a board on a serial port),
+how to reach it, how to flash it, and how its output is compared. Validation happens here, once,
+so every later step can trust the spec; each complaint names the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hilrig.errors import ConfigError, TargetNotFound
+
+
+class Kind(enum.Enum):
+    """How hilrig reaches a board."""
+
+    HOSTVM = "hostvm"  # the unix port, `micropython -i` on a pty
+    QEMU = "qemu"  # a qemu-system-* machine with the serial port on a pty
+    SERIAL = "serial"  # a board behind a serial device or a pyserial URL
+
+
+class LoadMode(enum.Enum):
+    """How a program reaches the board."""
+
+    AUTO = "auto"  # .mpy when the board can import it, else source
+    MPY = "mpy"
+    SOURCE = "source"
+
+
+@dataclass(frozen=True)
+class HostVMSpec:
+    """The unix port; ``command`` overrides how it is started."""
+
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class QemuSpec:
+    """A QEMU machine booting MicroPython firmware, serial console on a pty."""
+
+    machine: str
+    firmware: Path | None
+    binary: str = "qemu-system-arm"
+    loader: str = "device"  # "device": -device loader,file=...; "kernel": -kernel FILE
+    args: tuple[str, ...] = ()
+    boot_timeout_s: float = 15.0
+    install_hint: str = ""
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """One physical board of a target: how to find its port and how to know it is this one."""
+
+    port: str | None = None  # device path or pyserial URL (rfc2217://, socket://)
+    usb_serial: str | None = None  # USB serial number of the board's serial port
+    vid_pid: str | None = None  # "F055:9802"; used with usb_serial or alone
+    probe_id: str | None = None  # pyOCD probe unique ID
+    mac: str | None = None  # ESP chip MAC, "aa:bb:cc:dd:ee:ff"
+
+    def label(self) -> str:
+        """A short human name for messages: the port, probe or serial number."""
+        return self.port or self.probe_id or self.usb_serial or self.mac or self.vid_pid or "board"
+
+
+@dataclass(frozen=True)
+class SerialSpec:
+    """Serial settings shared by all boards of a serial target."""
+
+    baud: int = 115200
+    exclusive: bool = True
+    reenumerates: bool = False  # native USB CDC: the port vanishes and returns after a reset
+
+
+@dataclass(frozen=True)
+class PyocdSpec:
+    """pyOCD flashing: the target type and probe settings."""
+
+    target_type: str
+    frequency_hz: int = 4_000_000
+    flash_size: int | None = None  # bytes; checked against .bin files before touching the probe
+    base_address: int | None = None  # where a .bin goes; default is the boot memory
+
+
+@dataclass(frozen=True)
+class EsptoolSpec:
+    """esptool flashing: chip, offset and baud rate."""
+
+    chip: str
+    offset: int
+    baud: int = 460800
+    flash_size: int | None = None  # bytes
+    erase: bool = False
+
+
+@dataclass(frozen=True)
+class FlashSpec:
+    """How the target's boards are flashed; exactly one tool section is set."""
+
+    tool: str  # "pyocd" | "esptool"
+    pyocd: PyocdSpec | None = None
+    esptool: EsptoolSpec | None = None
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """Which normalisers apply when board output is compared with the reference."""
+
+    floats: bool = True  # compare floats at the board's precision
+    ints: bool = True  # accept board-side overflow where the host has bignums
+    error_messages: bool = True  # compare exception types, not texts, where the board is terse
+    line_endings: bool = True  # \r\n -> \n
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Everything hilrig knows about a target before it talks to the board."""
+
+    name: str
+    path: Path
+    kind: Kind
+    description: str = ""
+    timeout_s: float | None = None  # per-program wall-clock limit; None: the run's default
+    load: LoadMode = LoadMode.AUTO
+    emit: str = "bytecode"
+    arch: str | None = None  # mpy-cross -march; None: from the board's sys.implementation._mpy
+    hostvm: HostVMSpec | None = None
+    qemu: QemuSpec | None = None
+    serial: SerialSpec | None = None
+    boards: tuple[BoardSpec, ...] = ()
+    instances: int = 1  # QEMU / host VM: how many copies may run at once
+    flash: FlashSpec | None = None
+    compare: CompareSpec = field(default_factory=CompareSpec)
+    max_output_bytes: int = 1_000_000
+
+    def board_count(self) -> int:
+        """How many boards of this target may run programs at the same time."""
+        return len(self.boards) if self.kind is Kind.SERIAL else self.instances
+
+
+def find_target(name_or_path: str, rootdir: Path) -> Path:
+    """Resolve ``--target`` to a file: a path to a .toml, or a name in ``<rootdir>/targets``."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or "/" in name_or_path:
+        path = candidate if candidate.is_absolute() else (Path.cwd() / candidate)
+        if not path.is_file():
+            raise TargetNotFound(f"target file {name_or_path} does not exist.")
+        return path.resolve()
+    path = rootdir / "targets" / f"{name_or_path}.toml"
+    if path.is_file():
+        return path
+    known = ", ".join(known_targets(rootdir)) or "none"
+    raise TargetNotFound(
+        f"unknown target {name_or_path!r}: no {path}. Known targets: {known}. "
+        f"Pass --target=NAME for a file in {rootdir / 'targets'} or --target=PATH.toml."
+    )
+
+
+def known_targets(rootdir: Path) -> list[str]:
+    """Names of the target files in ``<rootdir>/targets``."""
+    folder = rootdir / "targets"
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def load_target(name_or_path: str, rootdir: Path) -> TargetSpec:
+    """Find and parse a target file; every problem is a ConfigError naming file and field."""
+    path = find_target(name_or_path, rootdir)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"target file {path} is not valid TOML: {exc}.") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read target file {path}: {exc.strerror}.") from exc
+    return parse_target(data, path)
+
+
+def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
+    """Build a TargetSpec from parsed TOML, checking every field."""
+    t = _Table(data, path, "")
+    kind = t.enum("kind", Kind, required=True)
+    assert kind is not None
+    spec = TargetSpec(
+        name=t.text("name") or path.stem,
+        path=path,
+        kind=kind,
+        description=t.text("description") or "",
+        timeout_s=t.number("timeout_s", minimum=0.1),
+        load=t.enum("load", LoadMode) or LoadMode.AUTO,
+        emit=t.choice("emit", ("bytecode", "native", "viper")) or "bytecode",
+        arch=t.text("arch"),
+        hostvm=_hostvm(t.sub("hostvm")) if kind is Kind.HOSTVM else None,
+        qemu=_qemu(t.sub("qemu", required=True), path) if kind is Kind.QEMU else None,
+        serial=_serial(t.sub("serial")) if kind is Kind.SERIAL else None,
+        boards=_boards(t, kind),
+        instances=t.whole("instances", minimum=1) or 1,
+        flash=_flash(t.sub("flash")) if "flash" in data else None,
+        compare=_compare(t.sub("compare")),
+        max_output_bytes=t.whole("max_output_bytes", minimum=1024) or 1_000_000,
+    )
+    t.reject_unknown()
+    return spec
+
+
+def _hostvm(t: _Table) -> HostVMSpec:
+    command = t.str_list("command")
+    t.reject_unknown()
+    return HostVMSpec(command=tuple(command) if command else None)
+
+
+def _qemu(t: _Table, path: Path) -> QemuSpec:
+    firmware = t.text("firmware")
+    fw_path = None
+    if firmware:
+        fw_path = Path(firmware)
+        if not fw_path.is_absolute():
+            fw_path = (path.parent / fw_path).resolve()
+    spec = QemuSpec(
+        machine=t.text("machine", required=True) or "",
+        firmware=fw_path,
+        binary=t.text("binary") or "qemu-system-arm",
+        loader=t.choice("loader", ("device", "kernel")) or "device",
+        args=tuple(t.str_list("args") or ()),
+        boot_timeout_s=t.number("boot_timeout_s", minimum=0.5) or 15.0,
+        install_hint=t.text("install_hint") or "",
+    )
+    t.reject_unknown()
+    return spec
+
+
+def _serial(t: _Table) -> SerialSpec:
+    spec = SerialSpec(
+        baud=t.whole("baud", minimum=300) or 115200,
+        exclusive=t.flag("exclusive", default=True),
+        reenumerates=t.flag("reenumerates", default=False),
+    )
+    t.reject_unknown()
+    return spec
+
+
+def _boards(t: _Table, kind: Kind) -> tuple[BoardSpec, ...]:
+    rows = t.table_list("boards")
+    boards = []
+    for i, row in enumerate(rows):
+        b = _Table(row, t.path, f"boards[{i}].")
+        board = BoardSpec(
+            port=b.text("port"),
+            usb_serial=b.text("usb_serial"),
+            vid_pid=b.text("vid_pid"),
+            probe_id=b.text("probe_id"),
+            mac=b.text("mac"),
+        )
+        b.reject_unknown()
+        if kind is Kind.SERIAL and not (board.port or board.usb_serial or board.vid_pid):
+            raise ConfigError(
+                f"{t.path}: boards[{i}] needs a way to find its serial port: set port "
+                f'(e.g. "/dev/ttyACM0" or "rfc2217://host:2217"), usb_serial or vid_pid.'
+            )
+        boards.append(board)
+    if kind is Kind.SERIAL and not boards:
+        raise ConfigError(
+            f"{t.path}: a serial target needs at least one [[boards]] entry with a port, "
+            f"usb_serial or vid_pid."
+        )
+    return tuple(boards)
+
+
+def _flash(t: _Table) -> FlashSpec:
+    tool = t.choice("tool", ("pyocd", "esptool"), required=True) or ""
+    pyocd = esptool = None
+    if tool == "pyocd":
+        pyocd = PyocdSpec(
+            target_type=t.text("target_type", required=True) or "",
+            frequency_hz=t.whole("frequency_hz", minimum=1000) or 4_000_000,
+            flash_size=t.whole("flash_size", minimum=1),
+            base_address=t.whole("base_address", minimum=0),
+        )
+    else:
+        offset = t.whole("offset", minimum=0, required=True)
+        esptool = EsptoolSpec(
+            chip=t.text("chip", required=True) or "",
+            offset=offset if offset is not None else 0,
+            baud=t.whole("baud", minimum=9600) or 460800,
+            flash_size=t.whole("flash_size", minimum=1),
+            erase=t.flag("erase", default=False),
+        )
+    t.reject_unknown()
+    return FlashSpec(tool=tool, pyocd=pyocd, esptool=esptool)
+
+
+def _compare(t: _Table) -> CompareSpec:
+    spec = CompareSpec(
+        floats=t.flag("floats", default=True),
+        ints=t.flag("ints", default=True),
+        error_messages=t.flag("error_messages", default=True),
+        line_endings=t.flag("line_endings", default=True),
+    )
+    t.reject_unknown()
+    return spec
+
+
+class _Table:
+    """A TOML table read field by field; remembers what was read to reject unknown fields."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path, prefix: str) -> None:
+        self.data = data
+        self.path = path
+        self.prefix = prefix
+        self.seen: set[str] = set()
+
+    def _get(self, key: str, required: bool) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if required:
+                raise ConfigError(f"{self.path}: field {self.prefix}{key} is missing.")
+            return None
+        return self.data[key]
+
+    def _bad(self, key: str, what: str) -> ConfigError:
+        value = self.data[key]
+        return ConfigError(f"{self.path}: field {self.prefix}{key} = {value!r} {what}.")
+
+    def text(self, key: str, required: bool = False) -> str | None:
+        value = self._get(key, required)
+        if value is not None and not isinstance(value, str):
+            raise self._bad(key, "must be a string")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...], required: bool = False) -> str | None:
+        value = self.text(key, required)
+        if value is not None and value not in options:
+            raise self._bad(key, "must be one of " + ", ".join(options))
+        return value
+
+    def enum(self, key: str, cls: type[Any], required: bool = False) -> Any:
+        value = self.choice(key, tuple(m.value for m in cls), required)
+        return cls(value) if value is not None else None
+
+    def whole(self, key: str, minimum: int, required: bool = False) -> int | None:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._bad(key, "must be a whole number")
+        if value < minimum:
+            raise self._bad(key, f"must be at least {minimum}")
+        return value
+
+    def number(self, key: str, minimum: float, required: bool = False) -> float | None:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._bad(key, "must be a number")
+        if value < minimum:
+            raise self._bad(key, f"must be at least {minimum}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key, False)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._bad(key, "must be true or false")
+        return value
+
+    def str_list(self, key: str) -> list[str] | None:
+        value = self._get(key, False)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._bad(key, "must be a list of strings")
+        return value
+
+    def table_list(self, key: str) -> list[Mapping[str, Any]]:
+        value = self._get(key, False)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self._bad(key, "must be an array of tables ([[boards]])")
+        return value
+
+    def sub(self, key: str, required: bool = False) -> _Table:
+        value = self._get(key, required)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self._bad(key, "must be a table")
+        return _Table(value, self.path, f"{self.prefix}{key}.")
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(
+                f"{self.path}: unknown field {self.prefix}{unknown[0]}; check its spelling "
+                f"(the fields are listed in README.md, 'Target files')."
+            )
