@@ -15,6 +15,7 @@ into hilrig, with ``raise ... from exc`` so ``--debug`` users still see the caus
     ├── LinkError              the byte stream to a board failed (port vanished, emulator died)
     │   └── LinkTimeout        a read did not complete before its deadline
     ├── ReplError              the board does not speak the raw REPL as expected
+    ├── ProgramTimeout         a program ran past its wall-clock limit (carries its output so far)
     ├── BoardBroken            recovery failed; the remaining programs fail fast with this reason
     ├── FlashError             flashing or identifying a board failed
     │   └── WrongBoard         the attached board is not the one the target file names
@@ -66,6 +67,14 @@ class LinkTimeout(LinkError):
 
 class ReplError(HilrigError):
     """The board did not answer as the raw REPL protocol says it must."""
+
+
+class ProgramTimeout(HilrigError):
+    """A program ran past its wall-clock limit; ``stdout`` holds what it printed until then."""
+
+    def __init__(self, message: str, stdout: bytes = b"") -> None:
+        super().__init__(message)
+        self.stdout = stdout
 
 
 class BoardBroken(HilrigError):

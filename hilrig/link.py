@@ -1,0 +1,145 @@
+"""Byte streams to boards: a pty file descriptor or a pyserial port, behind one small Protocol.
+
+The raw REPL speaks to a :class:`Link`, never to pyserial directly, so the same protocol code
+drives a USB port, an RFC2217 socket, a QEMU pty and the host VM's pty.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from hilrig.deadline import Deadline
+from hilrig.errors import LinkError, LinkTimeout
+
+
+class Link(Protocol):
+    """A bidirectional byte stream with deadlines."""
+
+    label: str
+
+    def write(self, data: bytes) -> None:
+        """Write all of ``data`` or raise LinkError."""
+
+    def read_some(self, deadline: Deadline) -> bytes:
+        """Return at least one byte, or raise LinkTimeout at the deadline, LinkError at EOF."""
+
+    def close(self) -> None:
+        """Release the stream; safe to call twice."""
+
+
+class FdLink:
+    """A pty master (host VM) or pty slave (QEMU) file descriptor."""
+
+    def __init__(self, fd: int, label: str, owns_fd: bool = True) -> None:
+        self.fd = fd
+        self.label = label
+        self.owns_fd = owns_fd
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        """Write everything, waiting while the pty buffer is full."""
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                select.select([], [self.fd], [], 0.05)
+                continue
+            except OSError as exc:
+                raise LinkError(f"writing to {self.label} failed: {exc.strerror}") from exc
+            view = view[n:]
+
+    def read_some(self, deadline: Deadline) -> bytes:
+        """Read what is there, waiting until the deadline for the first byte."""
+        while True:
+            left = deadline.remaining()
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if not ready:
+                raise LinkTimeout(f"{self.label} sent nothing for {deadline.budget_s:g} s")
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # the other side of the pty has gone
+                    raise LinkError(f"{self.label} closed (the process behind it ended)") from exc
+                raise LinkError(f"reading from {self.label} failed: {exc.strerror}") from exc
+            if not data:
+                raise LinkError(f"{self.label} closed")
+            return data
+
+    def close(self) -> None:
+        """Close the descriptor if this link owns it."""
+        if not self.closed and self.owns_fd:
+            os.close(self.fd)
+        self.closed = True
+
+
+class SerialLink:
+    """A pyserial port opened with ``serial_for_url``: a device path, rfc2217:// or socket://."""
+
+    def __init__(self, url: str, baud: int = 115200, exclusive: bool = True) -> None:
+        self.url = url
+        self.label = url
+        self.baud = baud
+        self.exclusive = exclusive
+        self.port: Any = None
+
+    def open(self) -> SerialLink:
+        """Open the port; a missing or busy port is a LinkError naming it."""
+        import serial  # pyserial; imported here so the host VM path never pays for it
+
+        try:
+            port = serial.serial_for_url(self.url, do_not_open=True)
+            port.baudrate = self.baud
+            port.timeout = 0.05
+            port.write_timeout = 5
+            if self.exclusive and hasattr(port, "exclusive"):
+                port.exclusive = True
+            port.open()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkError(
+                f"cannot open serial port {self.url}: {exc}. Check the board is connected, "
+                f"the port name in the target file, and that no other program holds it."
+            ) from exc
+        self.port = port
+        return self
+
+    def write(self, data: bytes) -> None:
+        """Write all bytes."""
+        self._guard(lambda: self.port.write(data), "writing to")
+
+    def read_some(self, deadline: Deadline) -> bytes:
+        """Read what is waiting, polling until the deadline."""
+        while True:
+            waiting = self._guard(lambda: self.port.in_waiting, "reading from")
+            data: bytes = self._guard(lambda: self.port.read(max(1, waiting)), "reading from")
+            if data:
+                return data
+            if deadline.expired():
+                raise LinkTimeout(f"{self.label} sent nothing for {deadline.budget_s:g} s")
+            time.sleep(0.001)
+
+    def _guard(self, call: Callable[[], Any], verb: str) -> Any:
+        import serial
+
+        if self.port is None:
+            raise LinkError(f"serial port {self.url} is not open")
+        try:
+            return call()
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"{verb} {self.url} failed: {exc} (was the board unplugged?)") from exc
+
+    def close(self) -> None:
+        """Close the port; errors on close are ignored (the device may be gone)."""
+        if self.port is not None:
+            try:
+                self.port.close()
+            except Exception:  # noqa: BLE001 - closing a vanished port must not mask the cause
+                pass
+            self.port = None

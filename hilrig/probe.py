@@ -1,0 +1,114 @@
+"""The capability probe: one small program, one round trip, at connect.
+
+It must run on anything from MicroPython 1.9 (no f-strings, 9 KB heap on a micro:bit) to today,
+so it is written in the oldest syntax and prints a single ``repr`` of a tuple that the host reads
+with ``ast.literal_eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from hilrig.capabilities import Capabilities, ErrorReporting
+from hilrig.errors import ReplError
+
+# Modules whose presence decides skips and the loader; checked by import, cheapest first.
+MODULES = (
+    "micropython", "gc", "array", "struct", "ustruct", "collections", "ucollections", "io",
+    "uio", "json", "ujson", "re", "ure", "math", "cmath", "os", "uos", "vfs", "errno", "time",
+    "utime", "select", "binascii", "hashlib", "random", "heapq", "_thread", "asyncio", "machine",
+)
+
+PROBE_SCRIPT = """\
+import sys
+i=sys.implementation
+v=tuple(i.version)[:3]
+mp=getattr(i,'_mpy',getattr(i,'mpy',None))
+mc=getattr(i,'_machine','')
+bd=getattr(i,'_build','')
+try:
+ fb=30 if float('1.0000001')==1.0 else (32 if float('1e300')==float('inf') else 64)
+except:
+ fb=0
+n=0
+while n<64:
+ a=1<<n
+ b=1<<n
+ if a is not b:
+  break
+ n+=1
+n+=1
+try:
+ big=(2**100)>>99==2
+except:
+ big=False
+try:
+ (lambda:0)(0)
+ el=0
+except TypeError as e:
+ el=len(str(e))
+try:
+ import gc
+ gc.collect()
+ mf=gc.mem_free()
+except:
+ mf=None
+ms=[]
+for m in %(modules)r:
+ try:
+  __import__(m)
+  ms.append(m)
+ except:
+  pass
+print(repr((sys.platform,v,sys.version,mp,mc,bd,fb,n,big,el,mf,ms)))
+"""
+
+
+def probe_code() -> bytes:
+    """The probe program as bytes for the raw REPL."""
+    return (PROBE_SCRIPT % {"modules": MODULES}).encode()
+
+
+def error_level(message_length: int) -> ErrorReporting:
+    """Error-reporting level from len(str(TypeError)) of ``(lambda:0)(0)`` (run-tests' trick)."""
+    if message_length == 0:
+        return ErrorReporting.NONE
+    if message_length < 40:
+        return ErrorReporting.TERSE
+    if message_length <= 54:
+        return ErrorReporting.NORMAL
+    return ErrorReporting.DETAILED
+
+
+def parse_probe(output: bytes, banner: str, raw_paste: bool) -> Capabilities:
+    """Read the probe's printed tuple into Capabilities; ReplError if it is not there."""
+    text = output.decode("utf-8", "replace").strip()
+    try:
+        values: Any = ast.literal_eval(text.splitlines()[-1])
+        platform, version, sys_version, mpy, machine, build, fbits, nbits, big, el, mf, mods = (
+            values
+        )
+    except (ValueError, SyntaxError, IndexError, TypeError) as exc:
+        raise ReplError(f"the capability probe printed {text[:200]!r}, not its answer") from exc
+    modules = frozenset(mods)
+    loader_ok = ("vfs" in modules or "os" in modules or "uos" in modules) and (
+        "io" in modules or "uio" in modules
+    )
+    return Capabilities(
+        platform=platform,
+        version=(tuple(version) + (0, 0, 0))[:3],  # type: ignore[arg-type]
+        banner=banner,
+        sys_version=sys_version,
+        mpy=mpy,
+        machine=machine,
+        build=build,
+        float_bits=fbits,
+        small_int_bits=nbits,
+        bigint=bool(big),
+        error_reporting=error_level(el),
+        mem_free=mf,
+        modules=modules,
+        can_import_mpy=mpy is not None and loader_ok,
+        raw_paste=raw_paste,
+    )

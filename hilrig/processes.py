@@ -1,0 +1,92 @@
+"""Child processes that must never outlive hilrig: the host VM and QEMU.
+
+Every child runs in its own session (so a whole process group can be killed), dies with its parent
+through ``PR_SET_PDEATHSIG`` on Linux (a SIGKILLed pytest leaves nothing behind), and is listed in
+a registry that an ``atexit`` hook empties as the last line of defence.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    stdin: int | IO[Any] | None,
+    stdout: int | IO[Any] | None,
+    stderr: int | IO[Any] | None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session that dies with us; FileNotFoundError if argv[0] is absent."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+        preexec_fn=_die_with_parent,
+    )
+    _LIVE.add(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes] | None, grace_s: float = 0.0) -> None:
+    """Kill a child and its process group and reap it; safe on an already-dead child."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        if grace_s > 0:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(proc, signal.SIGKILL)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    _LIVE.discard(proc)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def stop_all() -> None:
+    """Kill every child still registered (atexit, and the plugin's session end)."""
+    for proc in list(_LIVE):
+        stop(proc)
+
+
+atexit.register(stop_all)

@@ -1,0 +1,240 @@
+"""The raw REPL protocol over any :class:`~hilrig.link.Link`.
+
+Framing (MicroPython ``shared/runtime/pyexec.c``): at the raw prompt ``>`` the host sends code and
+Ctrl-D; the board answers ``OK``, the program's output, ``\\x04``, the uncaught exception (if
+any), ``\\x04`` and the prompt ``>`` again. Raw-paste mode (firmware ≥ 1.14) adds flow control;
+older firmware answers the raw-paste request by reprinting the raw banner and gets plain raw mode.
+Every read has a deadline and a deadline raises; partial data travels inside the exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from hilrig.deadline import Deadline
+from hilrig.errors import LinkError, LinkTimeout, ProgramTimeout, ReplError
+from hilrig.link import Link
+
+log = logging.getLogger(__name__)
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+RAW_PROMPT = RAW_BANNER + b">"
+MAX_EXCEPTION_BYTES = 64 * 1024
+PLAIN_CHUNK = 256  # what mpremote and pyboard.py send between pauses in plain raw mode
+
+
+@dataclass(frozen=True)
+class ExecReply:
+    """What one exec produced."""
+
+    stdout: bytes
+    exception: bytes
+    truncated: bool  # stdout went past the limit; the rest was read and dropped
+    exited: bool  # the program raised SystemExit: the board soft-reset (or the unix VM ended)
+    duration_s: float
+
+
+class RawRepl:
+    """Raw REPL client. ``raw_paste=None`` asks the board once and remembers the answer."""
+
+    def __init__(self, link: Link, raw_paste: bool | None = None, pacing_s: float = 0.01) -> None:
+        self.link = link
+        self.raw_paste = raw_paste
+        self.pacing_s = pacing_s  # pause between plain-mode chunks; 0 on flow-controlled links
+        self._pending = bytearray()
+
+    # -- reading ---------------------------------------------------------------------------
+    def _take(self, deadline: Deadline) -> bytes:
+        if self._pending:
+            data = bytes(self._pending)
+            self._pending.clear()
+            return data
+        return self.link.read_some(deadline)
+
+    def _unread(self, data: bytes) -> None:
+        self._pending[:0] = data
+
+    def read_until(self, marker: bytes, deadline: Deadline) -> bytes:
+        """Read up to and including ``marker``; LinkTimeout carries what did arrive."""
+        got = bytearray()
+        while True:
+            start = max(0, len(got) - len(marker) + 1)
+            try:
+                got += self._take(deadline)
+            except LinkTimeout as exc:
+                raise LinkTimeout(
+                    f"{self.link.label}: waited {deadline.budget_s:g} s for {marker!r}, "
+                    f"got {bytes(got[-200:])!r}",
+                    bytes(got),
+                ) from exc
+            i = got.find(marker, start)
+            if i >= 0:
+                end = i + len(marker)
+                self._unread(bytes(got[end:]))
+                return bytes(got[:end])
+
+    def read_exactly(self, n: int, deadline: Deadline) -> bytes:
+        """Read exactly ``n`` bytes."""
+        got = bytearray()
+        while len(got) < n:
+            got += self._take(deadline)
+        self._unread(bytes(got[n:]))
+        return bytes(got[:n])
+
+    def drain(self, quiet_s: float, deadline: Deadline) -> bytes:
+        """Read until the board has been silent for ``quiet_s`` (or the deadline passes)."""
+        got = bytearray(self._pending)
+        self._pending.clear()
+        while not deadline.expired():
+            try:
+                got += self.link.read_some(deadline.sooner(quiet_s))
+            except LinkTimeout:
+                break
+        return bytes(got)
+
+    # -- entering and leaving ----------------------------------------------------------------
+    def enter(self, deadline: Deadline) -> bytes:
+        """Interrupt whatever runs and enter the raw REPL; returns what the board said first."""
+        self.link.write(b"\r\x03")
+        before = self.drain(0.05, deadline)
+        self.link.write(b"\r\x01")
+        try:
+            return before + self.read_until(RAW_PROMPT, deadline)
+        except LinkTimeout as exc:
+            raise ReplError(
+                f"{self.link.label} did not enter the raw REPL within {deadline.budget_s:g} s; "
+                f"it said {(before + exc.received)[-160:]!r}. Is MicroPython running there?"
+            ) from exc
+
+    def friendly_banner(self, deadline: Deadline) -> str:
+        """Leave and re-enter the raw REPL to read the firmware's banner line."""
+        self.link.write(b"\x02")
+        text = self.read_until(b">>> ", deadline)
+        self.link.write(b"\x01")
+        self.read_until(RAW_PROMPT, deadline)
+        for line in text.decode("utf-8", "replace").splitlines():
+            if line.startswith("MicroPython"):
+                return line.strip()
+        return ""
+
+    def soft_reset(self, deadline: Deadline) -> bytes:
+        """Soft-reset a board from the raw prompt; returns what it printed (boot.py output)."""
+        self.link.write(b"\x04")
+        return self.read_until(RAW_PROMPT, deadline)
+
+    # -- running code --------------------------------------------------------------------------
+    def exec(self, code: bytes, deadline: Deadline, max_output: int = 1_000_000) -> ExecReply:
+        """Run ``code`` at the raw prompt; ProgramTimeout if it outlives ``deadline``."""
+        started = time.monotonic()
+        if self.raw_paste is not False and self._paste(code, deadline):
+            pass
+        else:
+            self._plain(code, deadline)
+        return self._follow(deadline, max_output, started)
+
+    def _paste(self, code: bytes, deadline: Deadline) -> bool:
+        """Send ``code`` in raw-paste mode; False if the firmware does not have it."""
+        self.link.write(b"\x05A\x01")
+        answer = self.read_exactly(2, deadline)
+        if answer == b"R\x01":
+            self.raw_paste = True
+            self._paste_body(code, deadline)
+            return True
+        self.raw_paste = False
+        if answer == b"R\x00":
+            self.read_until(b">", deadline)
+        else:
+            # MicroPython 1.9.x (micro:bit) treats the request as Ctrl-A and reprints the banner,
+            # whose first two bytes ("ra") we have just read.
+            self.read_until(RAW_PROMPT[2:], deadline)
+        log.debug("%s has no raw-paste mode; using plain raw REPL", self.link.label)
+        return False
+
+    def _paste_body(self, code: bytes, deadline: Deadline) -> None:
+        window = int.from_bytes(self.read_exactly(2, deadline), "little")
+        credit = window
+        sent = 0
+        while sent < len(code):
+            while credit == 0 or self._pending:
+                flag = self.read_exactly(1, deadline)
+                if flag == b"\x01":
+                    credit += window
+                elif flag == b"\x04":  # the board stopped reading (syntax error, Ctrl-C)
+                    self.link.write(b"\x04")
+                    return
+                else:
+                    raise ReplError(f"{self.link.label}: unexpected {flag!r} during raw-paste")
+            n = min(credit, len(code) - sent)
+            self.link.write(code[sent : sent + n])
+            sent += n
+            credit -= n
+        self.link.write(b"\x04")
+        self._skip_credits_until_eot(deadline)
+
+    def _skip_credits_until_eot(self, deadline: Deadline) -> None:
+        while True:
+            flag = self.read_exactly(1, deadline)
+            if flag == b"\x04":
+                return
+            if flag != b"\x01":
+                raise ReplError(f"{self.link.label}: unexpected {flag!r} ending raw-paste")
+
+    def _plain(self, code: bytes, deadline: Deadline) -> None:
+        for i in range(0, len(code), PLAIN_CHUNK):
+            self.link.write(code[i : i + PLAIN_CHUNK])
+            if self.pacing_s:
+                time.sleep(self.pacing_s)
+        self.link.write(b"\x04")
+        ok = self.read_exactly(2, deadline)
+        if ok != b"OK":
+            rest = self.drain(0.05, deadline.sooner(0.5))
+            raise ReplError(f"{self.link.label}: expected OK after code, got {(ok + rest)[:120]!r}")
+
+    def _follow(self, deadline: Deadline, max_output: int, started: float) -> ExecReply:
+        stdout = bytearray()
+        try:
+            truncated = self._collect(stdout, max_output, deadline)
+            exception = bytearray()
+            self._collect(exception, MAX_EXCEPTION_BYTES, deadline)
+        except LinkTimeout as exc:
+            raise ProgramTimeout(
+                f"timeout after {deadline.budget_s:g} s", bytes(stdout[:max_output])
+            ) from exc
+        exited = self._after_program(deadline)
+        return ExecReply(
+            bytes(stdout), bytes(exception), truncated, exited, time.monotonic() - started
+        )
+
+    def _collect(self, into: bytearray, limit: int, deadline: Deadline) -> bool:
+        """Append bytes up to the next Ctrl-D; keep at most ``limit``; True if some were dropped."""
+        dropped = False
+        while True:
+            chunk = self._take(deadline)
+            i = chunk.find(b"\x04")
+            piece = chunk if i < 0 else chunk[:i]
+            room = limit - len(into)
+            if len(piece) > room:
+                dropped = True
+            into += piece[: max(0, room)]
+            if i >= 0:
+                self._unread(chunk[i + 1 :])
+                return dropped
+
+    def _after_program(self, deadline: Deadline) -> bool:
+        """Read the prompt after a program; True when it ended with a soft reset (SystemExit)."""
+        try:
+            first = self.read_exactly(1, deadline.sooner(5.0))
+            if first == b">":
+                return False
+            self._unread(first)
+            self.read_until(RAW_PROMPT, deadline.sooner(10.0))
+        except LinkTimeout as exc:
+            raise ReplError(
+                f"{self.link.label}: lost the raw REPL framing after the program "
+                f"(no prompt; got {exc.received[:120]!r}); the output may contain Ctrl-D bytes"
+            ) from exc
+        except LinkError:
+            pass  # the unix VM ends its process on SystemExit
+        return True
