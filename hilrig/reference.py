@@ -1,0 +1,194 @@
+"""References: what a program should print, from a separate host VM or from CPython.
+
+Results are cached on disk by content (the exact bytes run, plus the reference VM's identity), so
+a rerun of an unchanged program does not run the reference again. Timeouts and crashes are never
+cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Protocol
+
+from hilrig.board import Board
+from hilrig.capabilities import Capabilities, ErrorReporting
+from hilrig.compiler import Compiler, select_compiler
+from hilrig.errors import HilrigError
+from hilrig.hostvm import HostVM, host_vm_command
+from hilrig.results import Outcome, RunResult
+from hilrig.runner import Program, Runner
+
+CPYTHON_CAPS = Capabilities(
+    platform="cpython",
+    version=sys.version_info[:3],
+    banner=f"CPython {sys.version.split()[0]}",
+    float_bits=64,
+    small_int_bits=64,
+    bigint=True,
+    error_reporting=ErrorReporting.DETAILED,
+)
+
+
+class Reference(Protocol):
+    """Something that runs a program to say what it should print."""
+
+    label: str
+    caps: Capabilities
+
+    def run(self, program: Program, timeout_s: float) -> RunResult:
+        """The reference result for ``program``."""
+
+    def close(self) -> None:
+        """Stop whatever the reference started."""
+
+
+class ResultCache:
+    """RunResults stored as small JSON files named by a content hash."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def get(self, key: str) -> RunResult | None:
+        """A cached result, or None."""
+        path = self.folder / f"{key}.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return RunResult(
+            Outcome(data["outcome"]),
+            base64.b64decode(data["stdout"]),
+            base64.b64decode(data["traceback"]),
+            data["duration_s"],
+            data["truncated"],
+            data["detail"],
+        )
+
+    def put(self, key: str, result: RunResult) -> None:
+        """Store a result (atomically; concurrent writers write the same content)."""
+        if result.outcome in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN):
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {
+            "outcome": result.outcome.value,
+            "stdout": base64.b64encode(result.stdout).decode(),
+            "traceback": base64.b64encode(result.traceback).decode(),
+            "duration_s": result.duration_s,
+            "truncated": result.truncated,
+            "detail": result.detail,
+        }
+        tmp = self.folder / f"{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.folder / f"{key}.json")
+
+
+def cache_key(*parts: bytes | str) -> str:
+    """sha256 over the parts, each terminated so that boundaries count."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part.encode() if isinstance(part, str) else part) + b"\0")
+    return h.hexdigest()
+
+
+class HostReference:
+    """A separate host VM that runs the same program the same way as the board."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        max_output: int,
+        emit: str = "bytecode",
+        command: list[str] | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.max_output = max_output
+        self.emit = emit
+        self.command = command
+        self.board: Board | None = None
+        self.runner: Runner | None = None
+        self.caps = CPYTHON_CAPS
+        self.label = "host VM"
+        self.results = ResultCache(cache_dir / "ref")
+
+    def _runner(self) -> Runner:
+        if self.runner is None:
+            self.board = Board(HostVM(host_vm_command(self.command), label="reference VM"))
+            self.caps = self.board.start()
+            compiler = Compiler(select_compiler(self.caps, self.cache_dir), self.cache_dir)
+            self.runner = Runner(self.board, self.caps, compiler, self.max_output, self.emit)
+            self.label = f"host VM ({self.caps.banner})"
+        return self.runner
+
+    def run(self, program: Program, timeout_s: float) -> RunResult:
+        """Run (or recall) the program on the reference VM."""
+        runner = self._runner()
+        prepared = runner.prepare(program)
+        key = cache_key("host", self.caps.banner, prepared.payload, str(self.max_output))
+        cached = self.results.get(key)
+        if cached is not None:
+            return cached
+        result = runner.run(program, prepared, timeout_s)
+        self.results.put(key, result)
+        return result
+
+    def close(self) -> None:
+        """Stop the reference VM."""
+        if self.board is not None:
+            self.board.close()
+
+
+class CPythonReference:
+    """CPython running the program's source, as MicroPython's own test runner does."""
+
+    label = f"CPython {sys.version.split()[0]}"
+    caps = CPYTHON_CAPS
+
+    def __init__(self, cache_dir: Path, max_output: int) -> None:
+        self.results = ResultCache(cache_dir / "ref")
+        self.max_output = max_output
+
+    def run(self, program: Program, timeout_s: float) -> RunResult:
+        """Run ``python -B -S program.py`` in the program's folder (or recall it)."""
+        key = cache_key("cpython", sys.version, program.name, program.source)
+        cached = self.results.get(key)
+        if cached is not None:
+            return cached
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-B", "-S", program.path.name],
+                cwd=program.path.parent,
+                capture_output=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout if isinstance(exc.stdout, bytes) else b""
+            return RunResult(Outcome.TIMEOUT, out, detail=f"timeout after {timeout_s:g} s")
+        except OSError as exc:
+            raise HilrigError(f"cannot run CPython ({sys.executable}): {exc.strerror}") from exc
+        tb = proc.stderr.replace(
+            f'File "{program.path.name}"'.encode(), f'File "{program.name}"'.encode()
+        )
+        outcome = Outcome.EXCEPTION if proc.returncode != 0 and tb.strip() else Outcome.OK
+        if outcome is Outcome.OK and proc.stdout == b"SKIP\n":
+            outcome = Outcome.SKIP
+        result = RunResult(
+            outcome,
+            proc.stdout[: self.max_output],
+            tb if outcome is Outcome.EXCEPTION else b"",
+            time.monotonic() - started,
+            len(proc.stdout) > self.max_output,
+        )
+        self.results.put(key, result)
+        return result
+
+    def close(self) -> None:
+        """Nothing to stop."""

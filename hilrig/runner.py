@@ -1,0 +1,184 @@
+"""Run one program on one board: compile (or not), send, follow, recover, and say what happened.
+
+Everything that can go wrong on the board ends as a :class:`RunResult` with an outcome and a
+sentence; the board is brought back to a clean raw prompt (or marked broken) before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hilrig.board import Board
+from hilrig.capabilities import Capabilities
+from hilrig.compiler import CompileRequest, Compiler
+from hilrig.errors import BoardBroken, ConfigError, LinkError, ProgramTimeout, ReplError
+from hilrig.loader import clean_traceback, mpy_payload, source_payload
+from hilrig.results import Outcome, RunResult
+from hilrig.transcript import Transcript
+
+log = logging.getLogger(__name__)
+
+_DIRECTIVE = re.compile(rb"^#\s*hilrig:\s*(.+)$", re.MULTILINE)
+_NATIVE = re.compile(rb"^\s*@micropython\.(native|viper|asm_thumb|asm_xtensa)\b", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A test program: where it is, what tracebacks call it, and its own overrides."""
+
+    path: Path
+    name: str  # path relative to rootdir, with forward slashes
+    source: bytes
+    timeout_s: float | None = None  # `# hilrig: timeout_s=30`
+    emit: str | None = None  # `# hilrig: emit=native`
+    expected: bytes | None = None  # contents of <program>.py.exp
+
+    @property
+    def needs_native(self) -> bool:
+        """True if the program asks for native code (decorators or emit)."""
+        return self.emit in ("native", "viper") or bool(_NATIVE.search(self.source))
+
+
+def read_program(path: Path, rootdir: Path) -> Program:
+    """Read a program and its ``# hilrig: key=value`` directives and ``.py.exp`` file."""
+    source = path.read_bytes()
+    try:
+        name = path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        name = path.as_posix()
+    settings: dict[str, str] = {}
+    for match in _DIRECTIVE.finditer(source[:4096]):
+        for pair in match.group(1).decode(errors="replace").replace(",", " ").split():
+            key, _, value = pair.partition("=")
+            settings[key.strip()] = value.strip()
+    exp = path.with_name(path.name + ".exp")
+    return Program(
+        path=path,
+        name=name,
+        source=source,
+        timeout_s=_directive_timeout(settings, name),
+        emit=_directive_emit(settings, name),
+        expected=exp.read_bytes() if exp.is_file() else None,
+    )
+
+
+def _directive_timeout(settings: dict[str, str], name: str) -> float | None:
+    if "timeout_s" not in settings:
+        return None
+    try:
+        value = float(settings["timeout_s"])
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"{name}: '# hilrig: timeout_s=' needs a positive number of seconds")
+    return value
+
+
+def _directive_emit(settings: dict[str, str], name: str) -> str | None:
+    emit = settings.get("emit")
+    if emit is not None and emit not in ("bytecode", "native", "viper"):
+        raise ConfigError(f"{name}: '# hilrig: emit=' must be bytecode, native or viper")
+    return emit
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A program ready to send: the payload, and the .mpy (None in source mode)."""
+
+    payload: bytes
+    mpy: bytes | None
+    command: tuple[str, ...]  # the mpy-cross command line, for bundles
+
+
+class Runner:
+    """Runs programs on one started board."""
+
+    def __init__(
+        self,
+        board: Board,
+        caps: Capabilities,
+        compiler: Compiler | None,
+        max_output: int,
+        emit: str = "bytecode",
+    ) -> None:
+        self.board = board
+        self.caps = caps
+        self.compiler = compiler  # None: source mode
+        self.max_output = max_output
+        self.emit = emit
+
+    @property
+    def source_mode(self) -> bool:
+        """True when programs are sent as text."""
+        return self.compiler is None
+
+    def skip_reason(self, program: Program) -> str | None:
+        """Why this board cannot run this program at all, or None."""
+        if program.needs_native and not self.source_mode and self.caps.arch is None:
+            return f"needs native code; firmware {self.caps.version_text} loads none"
+        return None
+
+    def prepare(self, program: Program) -> Prepared:
+        """Compile (cached) and wrap; CompileError and IncompatibleMpy propagate."""
+        if self.compiler is None:
+            return Prepared(source_payload(program.source, program.name), None, ())
+        emit = program.emit or self.emit
+        request = CompileRequest(
+            source=program.source,
+            name=program.name,
+            emit=emit,
+            arch=self.caps.arch if emit != "bytecode" else None,
+            small_int_bits=self.caps.small_int_bits,
+        )
+        mpy = self.compiler.compile(request)
+        command = tuple(self.compiler.command(request, program.name, program.name[:-3] + ".mpy"))
+        return Prepared(mpy_payload(mpy, self.caps), mpy, command)
+
+    def run(self, program: Program, prepared: Prepared, timeout_s: float) -> RunResult:
+        """Run a prepared program; the board is clean (or broken) afterwards."""
+        if self.board.broken:
+            return RunResult(Outcome.BROKEN, detail=self.board.broken)
+        transcript = self.board.begin(program.name)
+        started = time.monotonic()
+        try:
+            reply = self.board.exec(prepared.payload, timeout_s, self.max_output)
+            self.board.after_program(reply.exited)
+        except ProgramTimeout as exc:
+            detail = f"timeout after {timeout_s:g} s"
+            return self._recovered(Outcome.TIMEOUT, detail, exc.stdout, started, transcript)
+        except (ReplError, LinkError) as exc:
+            return self._recovered(Outcome.CRASH, str(exc), b"", started, transcript)
+        except BoardBroken as exc:
+            return RunResult(Outcome.BROKEN, detail=str(exc), transcript=None)
+        tb = clean_traceback(reply.exception, program.name, self.source_mode)
+        outcome = Outcome.EXCEPTION if tb.strip() else Outcome.OK
+        if outcome is Outcome.OK and reply.stdout.replace(b"\r", b"") == b"SKIP\n":
+            outcome = Outcome.SKIP
+        return RunResult(
+            outcome,
+            reply.stdout,
+            tb,
+            reply.duration_s,
+            reply.truncated,
+            detail="program printed SKIP" if outcome is Outcome.SKIP else "",
+        )
+
+    def _recovered(
+        self, outcome: Outcome, detail: str, stdout: bytes, started: float, transcript: Transcript
+    ) -> RunResult:
+        transcript.note(f"{outcome.value}: {detail}")
+        try:
+            how = self.board.recover()
+            detail += f" (board recovered by {how})"
+        except BoardBroken as exc:
+            detail += f"; {exc}"
+        return RunResult(outcome, stdout, b"", time.monotonic() - started, detail=detail)
+
+    @property
+    def transcript(self) -> Transcript | None:
+        """The transcript of the last program."""
+        return self.board.link.transcript if self.board.link is not None else None

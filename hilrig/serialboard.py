@@ -1,0 +1,92 @@
+"""Boards on serial ports: a device path or a pyserial URL (``rfc2217://``, ``socket://``).
+
+The port comes from the board's entry in the target file: ``port`` directly, or found by USB
+serial number / VID:PID. A hard reset uses the target's flashing tool (pyOCD reset over SWD, or
+the RTS/DTR sequence for ESP32) and then waits for the port to come back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from hilrig.deadline import Deadline
+from hilrig.errors import LinkError
+from hilrig.link import Link, SerialLink
+from hilrig.targets import BoardSpec, TargetSpec
+
+log = logging.getLogger(__name__)
+
+
+class HardReset(Protocol):
+    """Something that resets a board without its help."""
+
+    def reset(self, timeout_s: float) -> None:
+        """Reset the board; FlashError on failure."""
+
+
+def resolve_port(board: BoardSpec, deadline: Deadline) -> str:
+    """The device path or URL of a board's serial port."""
+    if board.port:
+        return board.port
+    from hilrig.flash.ports import find_port
+
+    return find_port(board, deadline.remaining())
+
+
+def hard_reset_for(spec: TargetSpec, board: BoardSpec) -> HardReset | None:
+    """The target's hard reset (through its flashing tool), or None if it has none."""
+    if spec.flash is None:
+        return None
+    from hilrig.flash import hard_reset_for as flash_hard_reset
+
+    reset: HardReset = flash_hard_reset(spec, board)
+    return reset
+
+
+class SerialConnection:
+    """One board on a serial port."""
+
+    soft_reset_restarts = False
+
+    def __init__(self, spec: TargetSpec, board: BoardSpec) -> None:
+        self.spec = spec
+        self.board = board
+        self.label = f"{spec.name} on {board.label()}"
+        self.link: SerialLink | None = None
+
+    def open(self, deadline: Deadline) -> Link:
+        """Find and open the port."""
+        serial = self.spec.serial
+        baud = serial.baud if serial else 115200
+        exclusive = serial.exclusive if serial else True
+        url = resolve_port(self.board, deadline)
+        self.link = SerialLink(url, baud, exclusive).open()
+        self.label = f"{self.spec.name} on {url}"
+        return self.link
+
+    def restart(self, deadline: Deadline) -> Link:
+        """Hard reset through the flashing tool, then reopen the port."""
+        reset = hard_reset_for(self.spec, self.board)
+        if reset is None:
+            raise LinkError(
+                f"{self.label} has no hard reset: add a [flash] section to {self.spec.path} "
+                f"(pyocd or esptool) so hilrig can reset it"
+            )
+        self.close()
+        reset.reset(deadline.remaining())
+        return self.open(deadline)
+
+    def interrupt(self, link: Link) -> None:
+        """Ctrl-C on the line."""
+        link.write(b"\x03")
+
+    def fresh_link_entered(self) -> bool:
+        """False: a serial board gets Ctrl-C and Ctrl-A first."""
+        return False
+
+    def close(self) -> None:
+        """Close the port."""
+        if self.link is not None:
+            self.link.close()
+            self.link = None

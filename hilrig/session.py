@@ -1,0 +1,239 @@
+"""One run against one target: start the board, pick the compiler and reference, and turn each
+program into a :class:`ProgramReport`. The pytest plugin and the CLI both drive this; neither
+pytest nor printing appears here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hilrig.board import Board, Connection
+from hilrig.capabilities import Capabilities
+from hilrig.compare import Comparison, Verdict, compare_expected, compare_runs
+from hilrig.compiler import Compiler, select_compiler, user_compiler
+from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy
+from hilrig.reference import CPythonReference, HostReference, Reference
+from hilrig.results import Outcome, RunResult
+from hilrig.runner import Prepared, Program, Runner
+from hilrig.targets import Kind, LoadMode, TargetSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 10.0
+_UNDECIDED = Comparison(Verdict.MISMATCH, "not compared yet", "", ())
+_MISSING_MODULE = re.compile(r"^ImportError: no module named '([\w.]+)'", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run-wide settings, read once from the command line and ini file."""
+
+    rootdir: Path
+    timeout_s: float | None = None  # --hil-timeout; None: target file, then ini, then default
+    ini_timeout_s: float = DEFAULT_TIMEOUT_S
+    reference: str = "host"  # host | cpython | exp
+    emit: str | None = None
+    mpy_cross: Path | None = None
+    results_dir: Path = Path(".hilrig/results")
+    cache_dir: Path = Path(".hilrig/cache")
+    keep_transcripts: bool = False
+    board_index: int = 0
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """Everything known about one program's run."""
+
+    program: Program
+    comparison: Comparison
+    board: RunResult | None = None
+    reference: RunResult | None = None
+    prepared: Prepared | None = None
+    transcript: Path | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def make_connection(spec: TargetSpec, index: int) -> Connection:
+    """The connection for board ``index`` of a target, chosen by an explicit match on kind."""
+    match spec.kind:
+        case Kind.HOSTVM:
+            from hilrig.hostvm import HostVM, host_vm_command
+
+            command = spec.hostvm.command if spec.hostvm else None
+            return HostVM(host_vm_command(command), label=f"{spec.name} VM")
+        case Kind.QEMU:
+            from hilrig.qemu import QemuMachine
+
+            assert spec.qemu is not None
+            return QemuMachine(spec.qemu, spec.name, label=f"{spec.name} #{index}")
+        case Kind.SERIAL:
+            from hilrig.serialboard import SerialConnection
+
+            return SerialConnection(spec, spec.boards[index % len(spec.boards)])
+    raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
+
+
+class HilSession:
+    """A started board plus compiler and reference."""
+
+    def __init__(self, spec: TargetSpec, options: Options) -> None:
+        self.spec = spec
+        self.options = options
+        self.board: Board | None = None
+        self.caps: Capabilities | None = None
+        self.runner: Runner | None = None
+        self.reference: Reference | None = None
+        self.events: list[str] = []
+
+    @property
+    def emit(self) -> str:
+        """The run's default emitter: --hil-emit, else the target's."""
+        return self.options.emit if self.options.emit is not None else self.spec.emit
+
+    def start(self) -> Capabilities:
+        """Connect and probe the board, choose how programs are loaded."""
+        connection = make_connection(self.spec, self.options.board_index)
+        boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
+        self.board = Board(connection, boot_timeout_s=boot)
+        self.board.on_event = self.events.append
+        self.caps = self.board.start()
+        compiler = self._compiler(self.caps)
+        self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
+        self.reference = self._reference()
+        return self.caps
+
+    def _compiler(self, caps: Capabilities) -> Compiler | None:
+        load = self.spec.load
+        if load is LoadMode.SOURCE or (load is LoadMode.AUTO and not caps.can_import_mpy):
+            return None
+        if not caps.can_import_mpy:
+            raise IncompatibleMpy(
+                f"target {self.spec.name} says load = \"mpy\", but firmware "
+                f"{caps.version_text} cannot import .mpy files from RAM; use load = \"source\"."
+            )
+        cache = self.options.cache_dir
+        if self.options.mpy_cross is not None:
+            chosen = user_compiler(self.options.mpy_cross)
+        else:
+            chosen = select_compiler(caps, cache, native=self.emit != "bytecode")
+        compiler = Compiler(chosen, cache)
+        check_compiler(compiler, caps)
+        return compiler
+
+    def _reference(self) -> Reference | None:
+        match self.options.reference:
+            case "host":
+                return HostReference(self.options.cache_dir, self.spec.max_output_bytes, self.emit)
+            case "cpython":
+                return CPythonReference(self.options.cache_dir, self.spec.max_output_bytes)
+            case "exp":
+                return None
+        raise ConfigError(f"--hil-reference={self.options.reference}: use host, cpython or exp")
+
+    def timeout_for(self, program: Program) -> float:
+        """Program directive, then --hil-timeout, then the target file, then the ini value."""
+        for value in (program.timeout_s, self.options.timeout_s, self.spec.timeout_s):
+            if value is not None:
+                return value
+        return self.options.ini_timeout_s
+
+    @property
+    def mode(self) -> str:
+        """'mpy' or 'source'."""
+        return "source" if self.runner is None or self.runner.source_mode else "mpy"
+
+    def run_program(self, program: Program) -> ProgramReport:
+        """Run one program on the board, then on the reference, and compare."""
+        if self.runner is None or self.caps is None:
+            raise HilrigError("the session was not started")
+        reason = self.runner.skip_reason(program)
+        if reason:
+            return _verdict(program, Verdict.SKIP, reason)
+        try:
+            prepared = self.runner.prepare(program)
+        except CompileError as exc:
+            return _verdict(program, Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}")
+        board = self.runner.run(program, prepared, self.timeout_for(program))
+        transcript = self._save_transcript(program, board)
+        early = _early(board)
+        report = ProgramReport(program, early or _UNDECIDED, board, None, prepared, transcript)
+        return self._finish(report if early is not None else self._compare(report))
+
+    def _compare(self, report: ProgramReport) -> ProgramReport:
+        assert report.board is not None and self.caps is not None
+        program, board = report.program, report.board
+        if program.expected is not None:
+            comparison = compare_expected(board, program.expected, self.caps, self.spec.compare)
+            return replace(report, comparison=comparison)
+        if self.reference is None:
+            return replace(report, comparison=Comparison(
+                Verdict.SKIP, f"no {program.name}.exp file (--hil-reference=exp)", "", ()))
+        try:
+            ref = self.reference.run(program, self.timeout_for(program))
+        except CompileError as exc:
+            return replace(report, comparison=Comparison(
+                Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}", "", ()))
+        comparison = compare_runs(board, ref, self.caps, self.reference.caps, self.spec.compare)
+        return replace(report, reference=ref, comparison=comparison)
+
+    def _finish(self, report: ProgramReport) -> ProgramReport:
+        keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
+        if not keep and report.transcript is not None:
+            report.transcript.unlink(missing_ok=True)
+            return replace(report, transcript=None)
+        return report
+
+    def _save_transcript(self, program: Program, result: RunResult) -> Path | None:
+        if self.runner is None or self.runner.transcript is None:
+            return None
+        safe = program.name.replace("/", "__")
+        path = self.options.results_dir / self.spec.name / "transcripts" / f"{safe}.txt"
+        try:
+            return self.runner.transcript.save(path)
+        except OSError as exc:
+            log.warning("cannot write transcript %s: %s", path, exc)
+            return None
+
+    def close(self) -> None:
+        """Stop the board and the reference; never raises."""
+        for closer in (self.reference, self.board):
+            if closer is not None:
+                try:
+                    closer.close()
+                except Exception as exc:  # noqa: BLE001 - shutting down must finish
+                    log.warning("closing: %s", exc)
+
+
+def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
+    """Refuse a compiler whose output this firmware cannot load, before anything is sent."""
+    from hilrig.compiler import CompileRequest
+    from hilrig.mpy import check_loadable, read_header
+
+    sample = compiler.compile(CompileRequest(b"x=1\n", "<check>"))
+    check_loadable(read_header(sample), caps)
+
+
+def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramReport:
+    return ProgramReport(program, Comparison(verdict, reason, "", ()))
+
+
+def _early(board: RunResult) -> Comparison | None:
+    """Verdicts that need no reference: the board failed, or skipped."""
+    if board.outcome in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN):
+        output = board.text()[-2000:]
+        diff = f"board output before it stopped:\n{output}" if output else ""
+        return Comparison(Verdict.MISMATCH, board.detail, diff, ())
+    if board.outcome is Outcome.SKIP:
+        return Comparison(Verdict.SKIP, board.detail, "", ())
+    tb = board.traceback_text()
+    missing = _MISSING_MODULE.search(tb)
+    frames = tb.count('  File "')
+    if missing and frames == 1 and ", in <module>" in tb:
+        return Comparison(Verdict.SKIP, f"target lacks module {missing.group(1)}", "", ())
+    last = tb.strip().splitlines()[-1] if tb.strip() else ""
+    if last.startswith("MemoryError") and not board.stdout.strip():
+        return Comparison(Verdict.SKIP, "too large for the board's heap (MemoryError)", "", ())
+    return None
