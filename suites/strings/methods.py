@@ -1,0 +1,17 @@
+# common str methods: split/join/strip/replace/find/count/startswith/case/tests
+s = '  Hello, MicroPython World!  '
+t = s.strip()
+print(repr(t), repr(s.lstrip()), repr(s.rstrip()))
+print(t.lower(), t.upper())
+print(t.split(), t.split(', '), 'a,b,,c'.split(','), 'a b c d'.split(None, 2))
+print('k=v=w'.split('=', 1), 'x,y,z'.rsplit(',', 1), 'l1\nl2\n'.split('\n'))
+print('-'.join(['a', 'b', 'c']), ''.join(reversed('abc')))
+print(t.replace('o', '0'), t.replace('l', 'L', 2))
+print(t.find('o'), t.rfind('o'), t.find('zz'), t.index('M'), t.rindex('o'))
+print(t.count('o'), t.count('l'), 'aaaa'.count('aa'))
+print(t.startswith('Hell'), t.endswith('!'), t.startswith('He', 0), t.endswith('x'))
+print('abc'.isalpha(), '123'.isdigit(), 'ab1'.isalpha(), '   '.isspace(), 'ABC'.isupper(), 'abc'.islower())
+print('xxhixx'.strip('x'), '0042'.lstrip('0'), 'a.b.'.rstrip('.'))
+print('ab' * 3, 'ab' in 'cabd', len(t))
+vowels = sum(t.lower().count(v) for v in 'aeiou')
+print('vowels', vowels, sorted(set(t.lower()) & set('aeiou')))
