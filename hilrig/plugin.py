@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from hilrig import processes
 from hilrig.compare import Verdict
 from hilrig.errors import ConfigError, HilrigError, ToolMissing
 from hilrig.runner import Program, read_program
@@ -255,6 +254,15 @@ class ProgramItem(pytest.Item):
         return self.path, None, f"program {self.name}"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Skips of suite programs point at the program, not at hilrig's code."""
+    report = yield
+    if isinstance(item, ProgramItem) and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path), None, report.longrepr[2])
+    return report
+
+
 def format_failure(report: ProgramReport) -> str:
     """Reason, diff, notes and where the transcript is."""
     c = report.comparison
@@ -276,7 +284,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _junit_properties(session.config, state.properties)
     if state.session is not None:
         state.session.close()
-    processes.stop_all()
 
 
 def _junit_properties(config: pytest.Config, properties: dict[str, str]) -> None:
@@ -288,8 +295,3 @@ def _junit_properties(config: pytest.Config, properties: dict[str, str]) -> None
     if xml is not None:
         for name, value in properties.items():
             xml.add_global_property(f"hilrig_{name}", value)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Last line of defence: no VM or emulator outlives pytest."""
-    processes.stop_all()
