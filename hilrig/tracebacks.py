@@ -120,6 +120,20 @@ def _same_frame(board: Frame, ref: Frame) -> bool:
     )
 
 
+def frame_table(reference: tuple[Frame, ...], board: tuple[Frame, ...], width: int) -> list[str]:
+    """Rows of both frame lists side by side (reference | board), the first difference at '>'."""
+    first = first_frame_difference(board, reference)
+    left = [f.describe() for f in reference]
+    width = min(max((len(x) for x in left), default=0), width)
+    rows = []
+    for i in range(max(len(reference), len(board))):
+        r = left[i] if i < len(reference) else "(no frame)"
+        b = board[i].describe() if i < len(board) else "(no frame)"
+        mark = ">" if i == first else " "
+        rows.append(f"  {mark} {i + 1:>3}  {r:<{width}} | {b}")
+    return rows
+
+
 def _frame(match: re.Match[str]) -> Frame:
     line = match.group("line")
     return Frame(

@@ -15,6 +15,7 @@ from hilrig.tracebacks import (
     Traceback,
     first_frame_difference,
     format_traceback,
+    frame_table,
     parse_traceback,
     split_exception,
 )
@@ -234,3 +235,12 @@ def test_first_frame_difference() -> None:
     assert first_frame_difference(a, (a[0], Frame("a.py", 3, "f"))) == 1
     assert first_frame_difference(a, a[:1]) == 1
     assert first_frame_difference((Frame("a.py", None, "<module>"),), a[:1]) is None
+
+
+def test_frame_table_marks_first_difference() -> None:
+    ref = (Frame("a.py", 1, "<module>"), Frame("a.py", 2, "f"))
+    rows = frame_table(ref, ref[:1], width=40)
+    assert rows == [
+        '      1  "a.py", line 1, in <module> | "a.py", line 1, in <module>',
+        '  >   2  "a.py", line 2, in f        | (no frame)',
+    ]
