@@ -1,0 +1,355 @@
+"""Normalisers: the documented ways board output may differ from the reference and still match.
+
+Each is a small pure function, switched on or off by a field of :class:`CompareSpec`:
+
+* ``line_endings`` — :func:`normalise_line_endings`: ``\\r\\r\\n`` and ``\\r\\n`` become ``\\n``
+  (as MicroPython's run-tests does); a lone ``\\r`` is kept.
+* ``floats`` — :func:`floats_match` / :func:`align_floats`: a board float token matches the
+  reference's when it is what a board of that precision prints for the reference value. Only the
+  numbers are tolerant; all text around them must be equal. Signs belong to that text, so
+  ``-0.0`` vs ``0.0`` still differs.
+* ``error_messages`` — :func:`same_exception_type` and :func:`compare_messages`: known renamings
+  and rewordings between MicroPython versions and CPython, and the error-reporting levels.
+* ``ints`` — :func:`int_beyond`: the first integer a board without big ints cannot hold; the
+  comparison turns a board OverflowError into a skip with it. ``sys.maxsize`` and other genuine
+  word-size differences are never normalised.
+
+File names in traceback frames are mapped with :func:`rename_frames` (no switch: it is how the
+program was sent, not a board difference).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from difflib import SequenceMatcher
+
+from hilrig.capabilities import ErrorReporting
+from hilrig.tracebacks import Frame, Traceback
+
+# A float as print() writes it: digits with a point or an exponent, or inf / nan. No sign: the
+# sign is compared as text. Not part of a word, a version ("1.9.2") or an address ("10.0.0.1").
+FLOAT_TOKEN = re.compile(
+    r"(?<![\w.])(?:\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|inf|nan)"
+    r"(?![\w]|\.\d)"
+)
+_INT_TOKEN = re.compile(r"(?<![\w.])-?\d+(?!\w|\.\d)")
+_MASK = "\x00"
+
+
+def normalise_line_endings(text: str) -> str:
+    """``\\r\\r\\n`` and ``\\r\\n`` to ``\\n``, as run-tests' normalize_newlines."""
+    return text.replace("\r\r\n", "\n").replace("\r\n", "\n")
+
+
+# ---- floats ---------------------------------------------------------------------------------
+
+
+def floats_match(board_token: str, ref_token: str, float_bits: int) -> bool:
+    """True when ``board_token`` is what a ``float_bits`` board prints for ``ref_token``.
+
+    64-bit (and 0, no floats): the two strings must name the same number (``1e+10`` = ``1e10``
+    = ``10000000000.0``), no rounding. 32-bit: the reference is rounded to float32 and the board
+    may print it with 6 to 9 significant digits (``%.6g`` .. ``%.9g``, which includes ``%.7g``
+    before v1.26 and the shortest round-trip string since) or with any digits that read back as
+    that same float32. 30-bit (OBJ_REPR_C, two mantissa bits dropped, truncated or rounded):
+    likewise from 5 digits. ``0.33334`` never matches ``0.3333333333333333``.
+    """
+    if board_token == ref_token:
+        return True
+    board, ref = _decimal(board_token), _decimal(ref_token)
+    if board is None or ref is None:
+        return False
+    if board.is_nan() or ref.is_nan():
+        return board.is_nan() and ref.is_nan()
+    if float_bits not in (30, 32):
+        return board == ref
+    return any(
+        _prints_as(board, value, float_bits) for value in _board_values(float(ref), float_bits)
+    )
+
+
+@dataclass(frozen=True)
+class FloatAlignment:
+    """Board text with every float that matched the reference's replaced by the reference's."""
+
+    text: str
+    matched: int  # floats written differently from the reference's but accepted
+
+
+def align_floats(board: str, reference: str, float_bits: int) -> FloatAlignment:
+    """Pair lines equal apart from their floats; rewrite board floats that match the reference's.
+
+    Lines are paired on their text with floats masked out, so a stray or missing line does not
+    shift the pairing. A line whose floats do not all match is left as the board wrote it, so the
+    diff shows it.
+    """
+    board_lines = board.splitlines(keepends=True)
+    ref_lines = reference.splitlines(keepends=True)
+    out = list(board_lines)
+    matched = 0
+    for b, r in _paired_lines(board_lines, ref_lines):
+        board_floats = FLOAT_TOKEN.findall(board_lines[b])
+        ref_floats = FLOAT_TOKEN.findall(ref_lines[r])
+        pairs = list(zip(board_floats, ref_floats, strict=True))
+        if all(floats_match(x, y, float_bits) for x, y in pairs):
+            matched += sum(x != y for x, y in pairs)
+            out[b] = ref_lines[r]
+    return FloatAlignment(text="".join(out), matched=matched)
+
+
+def _paired_lines(board: list[str], ref: list[str]) -> Iterator[tuple[int, int]]:
+    """(board index, reference index) of lines that are equal once floats are masked out."""
+    board_masked = [FLOAT_TOKEN.sub(_MASK, line) for line in board]
+    ref_masked = [FLOAT_TOKEN.sub(_MASK, line) for line in ref]
+    if len(board) == len(ref):
+        pairs: Iterator[tuple[int, int]] = ((i, i) for i in range(len(board)))
+    else:
+        matcher = SequenceMatcher(None, board_masked, ref_masked, autojunk=False)
+        pairs = (
+            (block.a + k, block.b + k)
+            for block in matcher.get_matching_blocks()
+            for k in range(block.size)
+        )
+    for b, r in pairs:
+        if board_masked[b] == ref_masked[r] and board[b] != ref[r] and _MASK in board_masked[b]:
+            yield b, r
+
+
+def _decimal(token: str) -> Decimal | None:
+    try:
+        return Decimal(token)
+    except InvalidOperation:
+        return None
+
+
+def _to_f32(x: float) -> float:
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", x))[0])
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _to_f30(x: float, rounded: bool) -> float:
+    """float32 with the two low mantissa bits dropped, as MicroPython's OBJ_REPR_C stores it."""
+    f32 = _to_f32(x)
+    if not math.isfinite(f32):
+        return f32
+    (bits,) = struct.unpack("<I", struct.pack("<f", f32))
+    bits = ((bits + 2) if rounded else bits) & ~3
+    return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
+
+
+def _board_values(x: float, float_bits: int) -> tuple[float, ...]:
+    """What the board holds for the reference value ``x``."""
+    if float_bits == 32:
+        return (_to_f32(x),)
+    return (_to_f30(x, rounded=False), _to_f30(x, rounded=True))
+
+
+def _prints_as(board: Decimal, value: float, float_bits: int) -> bool:
+    """Is ``board`` one of the strings a board prints for ``value``, or one reading back as it?"""
+    if not math.isfinite(value):
+        return board.is_infinite() and math.isinf(value)
+    first = 6 if float_bits == 32 else 5
+    if any(board == Decimal(f"{value:.{digits}g}") for digits in range(first, 10)):
+        return True
+    if not board.is_finite():
+        return False
+    return value in _board_values(float(board), float_bits)
+
+
+# ---- ints -----------------------------------------------------------------------------------
+
+
+def int_beyond(text: str, small_int_bits: int) -> str | None:
+    """The first integer in ``text`` outside a signed ``small_int_bits``-bit range, or None."""
+    limit = 1 << (small_int_bits - 1)
+    for match in _INT_TOKEN.finditer(text):
+        value = int(match.group())
+        if value >= limit or value < -limit:
+            return match.group()
+    return None
+
+
+# ---- exceptions -----------------------------------------------------------------------------
+
+# CPython subclasses that MicroPython raises as their base class.
+_OSERRORS = (
+    "FileNotFoundError FileExistsError PermissionError IsADirectoryError NotADirectoryError "
+    "BlockingIOError InterruptedError BrokenPipeError ConnectionError ConnectionAbortedError "
+    "ConnectionRefusedError ConnectionResetError TimeoutError"
+)
+TYPE_ALIASES: Mapping[str, str] = {
+    "ModuleNotFoundError": "ImportError",  # import nope
+    "RecursionError": "RuntimeError",  # maximum recursion depth exceeded
+    **dict.fromkeys(_OSERRORS.split(), "OSError"),  # open("/no/such/file"): OSError [Errno 2]
+}
+
+_Canon = Callable[[re.Match[str]], str]
+_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%"}
+_OPERATORS |= {"pow": "**", "lshift": "<<", "rshift": ">>", "and": "&", "or": "|", "xor": "^"}
+
+
+def _operands(match: re.Match[str]) -> str:
+    """MicroPython names the method (``__add__``, ``__iadd__``), CPython the operator."""
+    op = match.group("op").strip("_")
+    if op not in _OPERATORS and op[1:] in _OPERATORS and op.startswith("i"):
+        op = _OPERATORS[op[1:]] + "="
+    return f"operands {_OPERATORS.get(op, op)}: {match.group('a')}, {match.group('b')}"
+
+
+# Rewordings of one message between MicroPython versions and CPython (PROTOCOLS.md §4.3): each
+# message matching a pattern is replaced by a canonical form before the two are compared.
+REWORDINGS: tuple[tuple[str, re.Pattern[str], _Canon], ...] = (
+    (
+        "ZeroDivisionError",  # MicroPython "divide by zero"; CPython and MicroPython 1.9 "division"
+        re.compile(
+            r"divide by zero|float divmod\(\)"
+            r"|(?:float |integer )?(?:division|modulo)(?: or modulo)?(?: by zero)?"
+        ),
+        lambda m: "division by zero",
+    ),
+    (
+        "NameError",
+        re.compile(r"name '(?P<n>[^']*)' (?:isn't|is not) defined"),
+        lambda m: f"name {m.group('n')} not defined",
+    ),
+    (
+        "ValueError",
+        re.compile(
+            r"invalid (?:syntax|literal) for int(?:eger|\(\)) with base (?P<b>\d+): (?P<v>.*)"
+        ),
+        lambda m: f"int base {m.group('b')}: {m.group('v')}",
+    ),
+    (
+        "ValueError",  # MicroPython leaves the text out
+        re.compile(r"invalid syntax for number|could not convert string to float: .*"),
+        lambda m: "not a float",
+    ),
+    (
+        "ImportError",
+        re.compile(r"[Nn]o module named '(?P<m>[^']*)'"),
+        lambda m: f"no module {m.group('m')}",
+    ),
+    (
+        "TypeError",  # MicroPython
+        re.compile(r"unsupported types? for (?P<op>\S+): '(?P<a>\w+)', '(?P<b>\w+)'"),
+        _operands,
+    ),
+    (
+        "TypeError",  # CPython
+        re.compile(r"unsupported operand type\(s\) for (?P<op>\S+): '(?P<a>\w+)' and '(?P<b>\w+)'"),
+        _operands,
+    ),
+    (
+        "TypeError",  # "f() takes ... but 1 were given" (MicroPython), "... 1 was given" (CPython)
+        re.compile(
+            r"(?P<f>\S+) takes (?P<n>\d+) positional arguments? but (?P<g>\d+) (?:were|was) given"
+        ),
+        lambda m: f"{m.group('f')} takes {m.group('n')} given {m.group('g')}",
+    ),
+    (
+        "OverflowError",
+        re.compile(r"can't convert inf to int|cannot convert float infinity to integer"),
+        lambda m: "inf to int",
+    ),
+    (
+        "ValueError",
+        re.compile(r"can't convert NaN to int|cannot convert float NaN to integer"),
+        lambda m: "nan to int",
+    ),
+    (
+        "KeyError",  # MicroPython prints str(key) (KeyError: k), CPython repr(key) (KeyError: 'k')
+        re.compile(r"'(?P<k>.*)'|(?P<bare>.*)", re.DOTALL),
+        lambda m: m.group("k") if m.group("k") is not None else m.group("bare"),
+    ),
+    (
+        "OSError",  # MicroPython "[Errno 2] ENOENT", CPython "[Errno 2] No such file or directory"
+        re.compile(r"\[Errno (?P<n>\d+)\].*", re.DOTALL),
+        lambda m: f"errno {m.group('n')}",
+    ),
+)
+
+
+def same_exception_type(board: str, reference: str) -> bool:
+    """Equal types, counting a CPython subclass MicroPython lacks as its base (TYPE_ALIASES)."""
+    return TYPE_ALIASES.get(board, board) == TYPE_ALIASES.get(reference, reference)
+
+
+@dataclass(frozen=True)
+class MessageCheck:
+    """Whether two exception messages count as equal, and the note when a rule made them so."""
+
+    same: bool
+    note: str = ""
+
+
+def compare_messages(
+    exc_type: str,
+    board: str,
+    reference: str,
+    board_level: ErrorReporting,
+    ref_level: ErrorReporting,
+) -> MessageCheck:
+    """Compare exception messages: exactly, then known rewordings, then by error-reporting level.
+
+    When the levels differ the less detailed side decides: NONE or TERSE compares the type only;
+    NORMAL against DETAILED (:func:`loosely_equal`) requires the same numbers in the same order
+    and at least half of the NORMAL message's words in the DETAILED one.
+    """
+    if board == reference:
+        return MessageCheck(same=True)
+    if _canonical(exc_type, board) == _canonical(exc_type, reference):
+        return MessageCheck(same=True, note=f"known rewording: {board!r} ~ {reference!r}")
+    lower, higher = sorted((board_level, ref_level))
+    if lower == higher:
+        return MessageCheck(same=False)
+    levels = f"{lower.name} against {higher.name} error reporting"
+    if lower <= ErrorReporting.TERSE:
+        return MessageCheck(same=True, note=f"{exc_type} message not compared: {levels}")
+    terse, detailed = (board, reference) if board_level < ref_level else (reference, board)
+    if loosely_equal(terse, detailed):
+        return MessageCheck(same=True, note=f"{exc_type} message compared loosely: {levels}")
+    return MessageCheck(same=False)
+
+
+def loosely_equal(normal: str, detailed: str) -> bool:
+    """NORMAL vs DETAILED: same numbers in order, half the NORMAL message's words in the other.
+
+    ``function takes 0 positional arguments but 1 were given`` ~
+    ``<lambda>() takes 0 positional arguments but 1 were given``.
+    """
+    if re.findall(r"\d+", normal) != re.findall(r"\d+", detailed):
+        return False
+    words = re.findall(r"[A-Za-z]{3,}", normal.lower())
+    known = set(re.findall(r"[A-Za-z]{3,}", detailed.lower()))
+    return 2 * sum(word in known for word in words) >= len(words)
+
+
+def _canonical(exc_type: str, message: str) -> str:
+    exc_type = TYPE_ALIASES.get(exc_type, exc_type)
+    for rule_type, pattern, canonical in REWORDINGS:
+        match = pattern.fullmatch(message) if rule_type == exc_type else None
+        if match is not None:
+            return canonical(match)
+    return message
+
+
+# ---- file names -----------------------------------------------------------------------------
+
+
+def rename_frames(tb: Traceback, rename: Mapping[str, str]) -> Traceback:
+    """Map frame file names (``<stdin>``, an absolute host path) to the program's own name."""
+    if not any(frame.file in rename for frame in tb.frames):
+        return tb
+    frames = tuple(_renamed(frame, rename) for frame in tb.frames)
+    return replace(tb, frames=frames)
+
+
+def _renamed(frame: Frame, rename: Mapping[str, str]) -> Frame:
+    return replace(frame, file=rename[frame.file]) if frame.file in rename else frame
