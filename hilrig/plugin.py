@@ -17,7 +17,7 @@ import pytest
 from hilrig.compare import Verdict
 from hilrig.errors import ConfigError, HilrigError, ToolMissing
 from hilrig.runner import Program, read_program
-from hilrig.session import DEFAULT_TIMEOUT_S, HilSession, Options, ProgramReport
+from hilrig.session import DEFAULT_TIMEOUT_S, HilSession, Options, ProgramReport, identity
 from hilrig.targets import TargetSpec, known_targets, load_target
 
 
@@ -139,30 +139,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     except HilrigError as exc:
         return lines + [f"hilrig: board not available: {exc}"]
     return lines + [f"hilrig: {k}: {v}" for k, v in state.properties.items() if k != "target"]
-
-
-def identity(session: HilSession) -> dict[str, str]:
-    """What identifies the firmware and tools of a run (header lines and junit properties)."""
-    caps = session.caps
-    assert caps is not None
-    abi = "absent (firmware cannot say which .mpy it loads)"
-    if caps.mpy is not None:
-        abi = f"{caps.mpy} = .mpy v{caps.mpy_version}.{caps.mpy_sub_version}, " + (
-            f"native arch {caps.arch}" if caps.arch else "no native code")
-    runner = session.runner
-    compiler = runner.compiler.mpy_cross.label if runner and runner.compiler else "none"
-    ref = session.reference.label if session.reference else "exp files only"
-    return {
-        "target": session.spec.name,
-        "firmware": caps.banner or caps.sys_version,
-        "implementation": f"micropython {caps.version_text} on {caps.platform}",
-        "mpy_abi": abi,
-        "mpy_cross": compiler,
-        "load": f"{session.mode} ({'the board imports .mpy from RAM' if session.mode == 'mpy' else 'the firmware cannot import .mpy; programs are sent as source'})",
-        "numbers": f"float {caps.float_bits}-bit, small int {caps.small_int_bits}-bit",
-        "errors": caps.error_reporting.name.lower(),
-        "reference": ref,
-    }
 
 
 def _known(state: _State) -> str:

@@ -23,6 +23,10 @@ from hilrig.targets import Kind, LoadMode, TargetSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
+_LOAD_TEXT = {
+    "mpy": "mpy (the board imports .mpy from RAM)",
+    "source": "source (the firmware cannot import .mpy; programs are sent as text)",
+}
 _UNDECIDED = Comparison(Verdict.MISMATCH, "not compared yet", "", ())
 _MISSING_MODULE = re.compile(r"^ImportError: no module named '([\w.]+)'", re.MULTILINE)
 
@@ -205,6 +209,30 @@ class HilSession:
                     closer.close()
                 except Exception as exc:  # noqa: BLE001 - shutting down must finish
                     log.warning("closing: %s", exc)
+
+
+def identity(session: HilSession) -> dict[str, str]:
+    """What identifies the firmware and tools of a run (header lines and junit properties)."""
+    caps = session.caps
+    assert caps is not None
+    abi = "absent (firmware cannot say which .mpy it loads)"
+    if caps.mpy is not None:
+        abi = f"{caps.mpy} = .mpy v{caps.mpy_version}.{caps.mpy_sub_version}, " + (
+            f"native arch {caps.arch}" if caps.arch else "no native code")
+    runner = session.runner
+    compiler = runner.compiler.mpy_cross.label if runner and runner.compiler else "none"
+    ref = session.reference.label if session.reference else "exp files only"
+    return {
+        "target": session.spec.name,
+        "firmware": caps.banner or caps.sys_version,
+        "implementation": f"micropython {caps.version_text} on {caps.platform}",
+        "mpy_abi": abi,
+        "mpy_cross": compiler,
+        "load": _LOAD_TEXT[session.mode],
+        "numbers": f"float {caps.float_bits}-bit, small int {caps.small_int_bits}-bit",
+        "errors": caps.error_reporting.name.lower(),
+        "reference": ref,
+    }
 
 
 def check_compiler(compiler: Compiler, caps: Capabilities) -> None:

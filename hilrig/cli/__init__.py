@@ -17,7 +17,12 @@ from hilrig.errors import HilrigError
 
 # Subcommand modules, imported when the parser is built; each must stay cheap to import
 # (pyocd and esptool are imported inside the handlers that need them).
-_COMMANDS = ("hilrig.cli.mpy_cmd", "hilrig.cli.board_cmd", "hilrig.cli.gate_cmd")
+_COMMANDS = (
+    "hilrig.cli.mpy_cmd",
+    "hilrig.cli.board_cmd",
+    "hilrig.cli.info_cmd",
+    "hilrig.cli.gate_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

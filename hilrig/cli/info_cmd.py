@@ -1,0 +1,56 @@
+"""``hilrig info --target X``: connect to a board and print what the capability probe found."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hilrig.session import HilSession, Options, identity
+from hilrig.targets import load_target
+
+
+def register(sub: Any) -> None:
+    """Add the ``info`` subcommand."""
+    parser = sub.add_parser("info", help="connect to a target's board and show its capabilities")
+    parser.add_argument("--target", required=True, help="target name or path to a .toml file")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=run)
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` with a targets/ folder or pyproject.toml."""
+    for folder in (start, *start.parents):
+        if (folder / "targets").is_dir() or (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the board (no reference), print identity and capabilities, stop it."""
+    root = project_root(Path.cwd())
+    spec = load_target(args.target, root)
+    session = HilSession(spec, Options(rootdir=root, reference="exp",
+                                       cache_dir=root / ".hilrig" / "cache"))
+    try:
+        caps = session.start()
+        facts = identity(session)
+    finally:
+        session.close()
+    facts.update({
+        "platform": caps.platform,
+        "version": caps.version_text,
+        "sys.version": caps.sys_version,
+        "raw_paste": "yes" if caps.raw_paste else "no",
+        "heap_free": "unknown" if caps.mem_free is None else f"{caps.mem_free} bytes",
+        "modules": " ".join(sorted(caps.modules)),
+    })
+    del facts["reference"]
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    else:
+        width = max(len(k) for k in facts)
+        for key, value in facts.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
