@@ -17,6 +17,7 @@ from hilrig.capabilities import Capabilities
 from hilrig.compiler import CompileRequest, Compiler
 from hilrig.errors import BoardBroken, ConfigError, LinkError, ProgramTimeout, ReplError
 from hilrig.loader import clean_traceback, mpy_payload, source_payload
+from hilrig.mpy import check_loadable, read_header
 from hilrig.results import Outcome, RunResult
 from hilrig.transcript import Transcript
 
@@ -135,6 +136,7 @@ class Runner:
             small_int_bits=self.caps.small_int_bits,
         )
         mpy = self.compiler.compile(request)
+        check_loadable(read_header(mpy, program.name), self.caps, program.name[:-3] + ".mpy")
         command = tuple(self.compiler.command(request, program.name, program.name[:-3] + ".mpy"))
         return Prepared(mpy_payload(mpy, self.caps), mpy, command)
 
