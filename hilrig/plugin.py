@@ -68,6 +68,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="use this mpy-cross (checked against the firmware first)")
     group.addoption("--hil-results", default=None, metavar="DIR",
                     help="where transcripts and bundles go (default .hilrig/results)")
+    group.addoption("--hil-firmware", default=None, metavar="FILE",
+                    help="flash this firmware first (skipped if the board already runs it); "
+                    "QEMU targets boot it")
+    group.addoption("--hil-reflash", action="store_true", default=False,
+                    help="flash --hil-firmware even if the board already runs it")
     group.addoption("--hil-keep-transcripts", action="store_true", default=False,
                     help="keep transcripts of passing programs too")
     parser.addini("hilrig_suites", "folder of suite programs, relative to rootdir",
@@ -87,6 +92,7 @@ def read_options(config: pytest.Config) -> Options:
     results = config.getoption("hil_results")
     mpy_cross = config.getoption("hil_mpy_cross")
     reference = config.getoption("hil_reference")
+    firmware = config.getoption("hil_firmware")
     return Options(
         rootdir=root,
         timeout_s=config.getoption("hil_timeout"),
@@ -98,6 +104,8 @@ def read_options(config: pytest.Config) -> Options:
         cache_dir=root / ".hilrig" / "cache",
         keep_transcripts=bool(config.getoption("hil_keep_transcripts")),
         board_index=_worker_index(config),
+        firmware=Path(firmware) if firmware is not None else None,
+        reflash=bool(config.getoption("hil_reflash")),
     )
 
 

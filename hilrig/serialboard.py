@@ -25,13 +25,13 @@ class HardReset(Protocol):
         """Reset the board; FlashError on failure."""
 
 
-def resolve_port(board: BoardSpec, deadline: Deadline) -> str:
-    """The device path or URL of a board's serial port."""
-    if board.port:
+def resolve_port(spec: TargetSpec, board: BoardSpec, deadline: Deadline) -> str:
+    """The device path or URL of a board's serial port, found by USB IDs when not given."""
+    if board.port and "://" in board.port:
         return board.port
-    from hilrig.flash.ports import find_port
+    from hilrig.flash.ports import resolve_port as find
 
-    return find_port(board, deadline.remaining())
+    return find(spec, board, timeout_s=deadline.remaining())
 
 
 def hard_reset_for(spec: TargetSpec, board: BoardSpec) -> HardReset | None:
@@ -60,7 +60,7 @@ class SerialConnection:
         serial = self.spec.serial
         baud = serial.baud if serial else 115200
         exclusive = serial.exclusive if serial else True
-        url = resolve_port(self.board, deadline)
+        url = resolve_port(self.spec, self.board, deadline)
         self.link = SerialLink(url, baud, exclusive).open()
         self.label = f"{self.spec.name} on {url}"
         return self.link

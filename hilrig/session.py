@@ -14,7 +14,7 @@ from hilrig.board import Board, Connection
 from hilrig.capabilities import Capabilities
 from hilrig.compare import Comparison, Verdict, compare_expected, compare_runs
 from hilrig.compiler import Compiler, select_compiler, user_compiler
-from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy
+from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.reference import CPythonReference, HostReference, Reference
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Prepared, Program, Runner
@@ -45,6 +45,8 @@ class Options:
     cache_dir: Path = Path(".hilrig/cache")
     keep_transcripts: bool = False
     board_index: int = 0
+    firmware: Path | None = None  # --hil-firmware: flash (or boot, for QEMU) this build first
+    reflash: bool = False  # --hil-reflash: flash even when the board already runs the build
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class HilSession:
         self.runner: Runner | None = None
         self.reference: Reference | None = None
         self.events: list[str] = []
+        self.flashed: str = ""  # what --hil-firmware did, for the header and junit
 
     @property
     def emit(self) -> str:
@@ -98,7 +101,9 @@ class HilSession:
         return self.options.emit if self.options.emit is not None else self.spec.emit
 
     def start(self) -> Capabilities:
-        """Connect and probe the board, choose how programs are loaded."""
+        """Flash if asked, connect and probe the board, choose how programs are loaded."""
+        if self.options.firmware is not None:
+            self._flash(self.options.firmware)
         connection = make_connection(self.spec, self.options.board_index)
         boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
         self.board = Board(connection, boot_timeout_s=boot)
@@ -108,6 +113,42 @@ class HilSession:
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
         self.reference = self._reference()
         return self.caps
+
+    def _flash(self, firmware: Path) -> None:
+        """QEMU boots the file; real boards are flashed unless they already run that build."""
+        if self.spec.qemu is not None:
+            if not firmware.is_file():
+                raise ConfigError(f"--hil-firmware {firmware}: no such file")
+            qemu = replace(self.spec.qemu, firmware=firmware.resolve())
+            self.spec = replace(self.spec, qemu=qemu)
+            self.flashed = f"QEMU boots {firmware}"
+            return
+        if self.spec.flash is None or not self.spec.boards:
+            raise ConfigError(
+                f"--hil-firmware was given, but target {self.spec.name} ({self.spec.path}) has "
+                f"no [flash] section and [[boards]] to flash; add them or drop --hil-firmware"
+            )
+        from hilrig.flash import flash_if_needed
+        from hilrig.flash.records import RunningIdentity
+
+        board = self.spec.boards[self.options.board_index % len(self.spec.boards)]
+
+        def running_identity() -> RunningIdentity | None:
+            probe = Board(make_connection(self.spec, self.options.board_index))
+            try:
+                return RunningIdentity.from_capabilities(probe.start())
+            finally:
+                probe.close()
+
+        try:
+            result = flash_if_needed(self.spec, board, firmware, running_identity,
+                                     force=self.options.reflash, progress=self._progress)
+        except ToolMissing as exc:  # a missing --hil-firmware file is the user's to fix, not a skip
+            raise ConfigError(str(exc)) from exc
+        self.flashed = f"{result.outcome.value} {firmware} (sha256 {result.firmware.short_sha})"
+
+    def _progress(self, report: object) -> None:
+        log.info("flash: %s", report)
 
     def _compiler(self, caps: Capabilities) -> Compiler | None:
         load = self.spec.load
@@ -232,6 +273,7 @@ def identity(session: HilSession) -> dict[str, str]:
         "numbers": f"float {caps.float_bits}-bit, small int {caps.small_int_bits}-bit",
         "errors": caps.error_reporting.name.lower(),
         "reference": ref,
+        **({"flash": session.flashed} if session.flashed else {}),
     }
 
 
