@@ -1,0 +1,104 @@
+"""Compiler selection against firmware versions, compile errors, and the disk cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hilrig.capabilities import Capabilities
+from hilrig.compiler import (
+    CompileRequest,
+    Compiler,
+    mpy_for_release,
+    select_compiler,
+    shipped_compilers,
+    user_compiler,
+)
+from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
+from hilrig.mpy import check_loadable, read_header
+
+
+def caps(version: tuple[int, int, int], mpy: int | None) -> Capabilities:
+    return Capabilities(platform="test", version=version, banner="", mpy=mpy, small_int_bits=31)
+
+
+def test_shipped_compilers_cover_every_mpy_version(tmp_path: Path) -> None:
+    found = {(c.mpy_major, c.mpy_sub) for c in shipped_compilers(tmp_path)}
+    assert {(2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (6, 1), (6, 2), (6, 3)} <= found
+
+
+@pytest.mark.parametrize(
+    ("version", "mpy", "release"),
+    [
+        ((1, 29, 0), 6 | 3 << 8, "1.29.0"),
+        ((1, 22, 2), 6 | 2 << 8, "1.22.0"),
+        ((1, 20, 0), 6 | 1 << 8, "1.20.0"),
+        ((1, 19, 1), 6, "1.19"),
+        ((1, 17, 0), 5, "1.12"),
+        ((1, 11, 0), 4, "1.11"),
+        ((1, 10, 0), None, "1.9.3"),  # no _mpy before 1.12: matched by version
+        ((1, 9, 2), None, "1.9"),
+    ],
+)
+def test_select_compiler_matches_firmware(
+    tmp_path: Path, version: tuple[int, int, int], mpy: int | None, release: str
+) -> None:
+    chosen = select_compiler(caps(version, mpy), tmp_path)
+    assert chosen.release == release
+    # What it writes really has the version the firmware loads.
+    out = Compiler(chosen, tmp_path).compile(CompileRequest(b"print(1)\n", "x.py"))
+    expected = mpy & 0xFF if mpy is not None else mpy_for_release(version)[0]  # type: ignore[index]
+    assert out[:2] == bytes([ord("M"), expected])
+
+
+def test_native_code_needs_the_exact_sub_version(tmp_path: Path) -> None:
+    board = caps((1, 22, 0), 6 | 2 << 8 | 2 << 10)  # v6.2, x64
+    chosen = select_compiler(board, tmp_path, native=True)
+    assert (chosen.mpy_major, chosen.mpy_sub) == (6, 2)
+    data = Compiler(chosen, tmp_path).compile(
+        CompileRequest(b"@micropython.native\ndef f():\n    return 1\n", "n.py", "native", "x64")
+    )
+    check_loadable(read_header(data), board)
+
+
+def test_no_compiler_for_ancient_firmware_is_a_sentence(tmp_path: Path) -> None:
+    with pytest.raises(IncompatibleMpy, match="older than any known release"):
+        select_compiler(caps((1, 8, 7), None), tmp_path)
+    with pytest.raises(IncompatibleMpy, match=r"loads \.mpy v7\.0, and no shipped mpy-cross"):
+        select_compiler(caps((2, 0, 0), 7), tmp_path)
+
+
+def test_mismatched_compiler_is_refused_before_the_board(tmp_path: Path) -> None:
+    old = next(c for c in shipped_compilers(tmp_path) if c.mpy_major == 5)
+    data = Compiler(old, tmp_path).compile(CompileRequest(b"print(1)\n", "x.py"))
+    with pytest.raises(IncompatibleMpy, match=r"is \.mpy v5.*loads \.mpy v6"):
+        check_loadable(read_header(data), caps((1, 29, 0), 6 | 3 << 8))
+
+
+def test_user_compiler_is_asked_its_version(tmp_path: Path) -> None:
+    current = shipped_compilers(tmp_path)[0]
+    assert user_compiler(current.path).mpy_major == 6
+    with pytest.raises(ToolMissing, match="no such file"):
+        user_compiler(tmp_path / "nope")
+
+
+def test_compile_error_carries_the_compilers_message(tmp_path: Path) -> None:
+    compiler = Compiler(shipped_compilers(tmp_path)[0], tmp_path)
+    with pytest.raises(CompileError) as info:
+        compiler.compile(CompileRequest(b"def f(:\n", "suites/bad.py"))
+    assert 'File "suites/bad.py", line 1' in str(info.value)
+    assert "SyntaxError" in str(info.value)
+
+
+def test_cache_keys_on_source_flags_and_name(tmp_path: Path) -> None:
+    compiler = Compiler(shipped_compilers(tmp_path)[0], tmp_path)
+    a = CompileRequest(b"print(1)\n", "a.py")
+    first = compiler.compile(a)
+    cached = list((tmp_path / "mpy").glob("*.mpy"))
+    assert len(cached) == 1
+    assert compiler.compile(a) == first
+    compiler.compile(CompileRequest(b"print(1)\n", "b.py"))  # another name -> another .mpy
+    compiler.compile(CompileRequest(b"print(2)\n", "a.py"))
+    assert len(list((tmp_path / "mpy").glob("*.mpy"))) == 3
+    assert b"a.py" in first

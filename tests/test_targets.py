@@ -1,0 +1,111 @@
+"""Target files: every shipped one loads; bad ones are refused with file, field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hilrig.errors import ConfigError, TargetNotFound
+from hilrig.targets import Kind, LoadMode, find_target, known_targets, load_target
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", known_targets(ROOT))
+def test_every_shipped_target_loads(name: str) -> None:
+    spec = load_target(name, ROOT)
+    assert spec.name == name
+    if spec.kind is Kind.SERIAL:
+        assert spec.boards and spec.flash is not None
+
+
+def test_shipped_targets_are_the_documented_ones() -> None:
+    assert {"unix", "microbit-qemu", "stm32", "esp32", "esp32s3", "microbit"} <= set(
+        known_targets(ROOT)
+    )
+
+
+def test_microbit_qemu_fields() -> None:
+    spec = load_target("microbit-qemu", ROOT)
+    assert spec.kind is Kind.QEMU and spec.qemu is not None
+    assert spec.qemu.machine == "microbit"
+    assert spec.qemu.firmware == Path("/usr/share/firmware-microbit-micropython/firmware.hex")
+    assert spec.board_count() == 2
+    assert spec.load is LoadMode.AUTO
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "targets").mkdir(exist_ok=True)
+    path = tmp_path / "targets" / "t.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "field kind is missing"),
+        ('kind = "usb"', "kind = 'usb' must be one of hostvm, qemu, serial"),
+        ('kind = "hostvm"\ntimeout_s = -1', "timeout_s = -1 must be at least 0.1"),
+        ('kind = "hostvm"\ntimout_s = 3', "unknown field timout_s"),
+        ('kind = "qemu"', "field qemu is missing"),
+        ('kind = "qemu"\n[qemu]\nfirmware = "x.hex"', "field qemu.machine is missing"),
+        ('kind = "serial"', "needs at least one [[boards]]"),
+        ('kind = "serial"\n[[boards]]\nmac = "aa"', "boards[0] needs a way to find its serial"),
+        ('kind = "hostvm"\n[flash]\ntool = "jtag"', "flash.tool = 'jtag' must be one of"),
+        ('kind = "hostvm"\n[flash]\ntool = "esptool"\nchip = "esp32"', "flash.offset is missing"),
+        ('kind = "hostvm"\n[compare]\nfloats = "yes"', "compare.floats = 'yes' must be true or"),
+        ('kind = "hostvm"\ninstances = 1.5', "instances = 1.5 must be a whole number"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path: Path, text: str, words: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_target("t", tmp_path)
+    assert str(path) in str(info.value)
+    assert words in str(info.value)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind = = 1")
+    with pytest.raises(ConfigError, match="is not valid TOML") as info:
+        load_target("t", tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_unknown_name_lists_known_targets(tmp_path: Path) -> None:
+    write(tmp_path, 'kind = "hostvm"')
+    with pytest.raises(TargetNotFound, match=r"unknown target 'nope'.*Known targets: t\."):
+        find_target("nope", tmp_path)
+
+
+def test_path_and_relative_firmware(tmp_path: Path) -> None:
+    path = write(tmp_path, 'kind = "qemu"\n[qemu]\nmachine = "m"\nfirmware = "fw/a.hex"\n')
+    spec = load_target(str(path), Path("/elsewhere"))
+    assert spec.qemu is not None
+    assert spec.qemu.firmware == (tmp_path / "targets" / "fw" / "a.hex").resolve()
+    with pytest.raises(TargetNotFound, match="does not exist"):
+        load_target(str(tmp_path / "missing.toml"), tmp_path)
+
+
+def test_serial_boards_and_flash(tmp_path: Path) -> None:
+    write(tmp_path, """
+kind = "serial"
+[serial]
+baud = 921600
+[[boards]]
+port = "rfc2217://127.0.0.1:2217"
+[[boards]]
+usb_serial = "0671FF"
+vid_pid = "0483:374B"
+[flash]
+tool = "pyocd"
+target_type = "stm32f429zi"
+""")
+    spec = load_target("t", tmp_path)
+    assert spec.serial is not None and spec.serial.baud == 921600
+    assert [b.label() for b in spec.boards] == ["rfc2217://127.0.0.1:2217", "0671FF"]
+    assert spec.board_count() == 2
+    assert spec.flash is not None and spec.flash.pyocd is not None
+    assert spec.flash.pyocd.target_type == "stm32f429zi"
