@@ -1,0 +1,132 @@
+"""``hilrig list`` and ``hilrig flash``: what is attached; firmware onto a target's boards.
+
+pyOCD is imported only inside the handlers (through the flash package's backends), so building
+the parser stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from hilrig.errors import ConfigError, FlashError
+from hilrig.flash import Progress, Stage, flash_board
+from hilrig.flash.interfaces import require_flash
+from hilrig.flash.ports import PortInfo, list_serial_ports
+from hilrig.targets import BoardSpec, TargetSpec, load_target
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``list`` and ``flash`` commands."""
+    lister = subparsers.add_parser(
+        "list", help="list debug probes and serial ports, marking likely MicroPython boards"
+    )
+    lister.add_argument(
+        "--all", action="store_true", help="also list serial ports without USB IDs (ttyS*)"
+    )
+    lister.set_defaults(handler=run_list)
+    flasher = subparsers.add_parser("flash", help="flash a firmware file onto a target's boards")
+    flasher.add_argument("--target", required=True, help="target name or path to a .toml file")
+    flasher.add_argument(
+        "--board", type=int, metavar="N", help="only the N-th [[boards]] entry (from 0)"
+    )
+    flasher.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="seconds per board"
+    )
+    flasher.add_argument("firmware", type=Path, metavar="FILE", help=".hex/.elf/.bin firmware")
+    flasher.set_defaults(handler=run_flash)
+
+
+def find_rootdir(start: Path) -> Path:
+    """The nearest directory from ``start`` up with a targets/ folder or a pyproject.toml."""
+    for folder in (start, *start.parents):
+        if (folder / "targets").is_dir() or (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the attached debug probes and serial ports."""
+    from hilrig.flash.pyocd_backend import list_probes
+
+    try:
+        probes = list_probes()
+    except FlashError as exc:  # still show the serial ports
+        print(f"hilrig: {exc}", file=sys.stderr)
+        probes = []
+    serial_ports = list_serial_ports(include_all=args.all)
+    if not probes and not serial_ports:
+        print("No debug probes or serial ports attached.")
+        return 0
+    print("Debug probes (pyOCD):" if probes else "Debug probes (pyOCD): none")
+    for probe in probes:
+        board = f"  {probe.board_name} [{probe.board_target}]" if probe.board_name else ""
+        print(f"  {probe.unique_id}  {probe.description}{board}")
+    print("Serial ports:" if serial_ports else "Serial ports: none")
+    for port in serial_ports:
+        print(f"  {_port_line(port)}")
+    return 0
+
+
+def _port_line(port: PortInfo) -> str:
+    usb = str(port.usb) if port.usb else "no USB IDs"
+    serial = f" SER={port.serial_number}" if port.serial_number else ""
+    mark = f"  <- {port.kind_name}" if port.likely_board else ""
+    return f"{port.device}  {usb}{serial}  {port.description}{mark}"
+
+
+def run_flash(args: argparse.Namespace) -> int:
+    """Flash the file onto every board of the target (or the one chosen with --board)."""
+    spec = load_target(args.target, find_rootdir(Path.cwd()))
+    require_flash(spec)
+    for board in _chosen_boards(spec, args.board):
+        printer = ProgressPrinter(sys.stderr, board.label())
+        result = flash_board(spec, board, args.firmware, progress=printer, timeout_s=args.timeout)
+        printer.finish()
+        print(
+            f"Flashed {result.firmware.path} (sha256 {result.firmware.short_sha}) onto "
+            f"board {board.label()} of target {spec.name}."
+        )
+    return 0
+
+
+def _chosen_boards(spec: TargetSpec, index: int | None) -> tuple[BoardSpec, ...]:
+    if index is None:
+        return spec.boards
+    if not 0 <= index < len(spec.boards):
+        raise ConfigError(
+            f"--board {index}: target {spec.name} has {len(spec.boards)} board(s), "
+            f"numbered from 0 ({spec.path})."
+        )
+    return (spec.boards[index],)
+
+
+class ProgressPrinter:
+    """Prints progress for one board: a line per stage, percentages every 10 %."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.stage: Stage | None = None
+        self.shown = -1
+
+    def __call__(self, report: Progress) -> None:
+        if report.stage is not self.stage:
+            self.stage = report.stage
+            self.shown = -1
+            detail = f" {report.detail}" if report.detail else ""
+            self._line(f"{report.stage.value}{detail}")
+        if report.fraction is not None:
+            percent = int(report.fraction * 100) // 10 * 10
+            if percent > self.shown:
+                self.shown = percent
+                self._line(f"{report.stage.value} {percent:3d}%")
+
+    def finish(self) -> None:
+        """Flush what was printed."""
+        self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        print(f"{self.label}: {text}", file=self.stream)
