@@ -80,7 +80,7 @@ class MpyHeader:
     @property
     def arch(self) -> str | None:
         """Native arch name as mpy-cross -march spells it, or None."""
-        return ARCH_NAMES[self.arch_number] if self.arch_number < len(ARCH_NAMES) else None
+        return _arch_name(self.arch_number)
 
     @property
     def version_text(self) -> str:
@@ -233,9 +233,12 @@ def _features(flags: MpyFeature) -> str:
     return "+".join(f.name.lower() for f in MpyFeature if f in flags and f.name) or "none"
 
 
+def _arch_name(number: int) -> str | None:
+    return ARCH_NAMES[number] if number < len(ARCH_NAMES) else None
+
+
 def _arch_text(number: int) -> str:
-    name = ARCH_NAMES[number] if number < len(ARCH_NAMES) else None
-    return name or f"arch {number}"
+    return _arch_name(number) or f"arch {number}"
 
 
 def format_summary(f: MpyFile, source: str | None = None) -> str:
@@ -247,7 +250,8 @@ def format_summary(f: MpyFile, source: str | None = None) -> str:
         )
         return "\n".join(out)
     functions = f.functions()
-    out.append(f"  {len(f.qstrs)} qstrs, {len(f.constants)} constants, {len(functions)} functions")
+    counts = ((len(f.qstrs), "qstr"), (len(f.constants), "constant"), (len(functions), "function"))
+    out.append("  " + ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts))
     source_lines = source.splitlines() if source is not None else None
     for qualname, fn in functions:
         out.append(f"  {qualname}{_signature(fn)}  {_describe_code(fn)}")
@@ -283,7 +287,7 @@ def _signature(fn: Function) -> str:
     p = fn.prelude
     if p is None:
         return ""
-    pos, kwonly = p.arg_names[p.n_closure_args : p.n_pos_args], p.arg_names[p.n_pos_args :]
+    pos, kwonly = p.arg_names[p.n_implicit_args : p.n_pos_args], p.arg_names[p.n_pos_args :]
     first_default = len(pos) - p.n_def_pos_args
     parts = [name + ("=…" if i >= first_default else "") for i, name in enumerate(pos)]
     if p.scope_flags & ScopeFlag.VARARGS:
@@ -322,11 +326,9 @@ def _excerpt(lines: tuple[int, ...], source: list[str], limit: int = 3) -> list[
 
 
 def to_json(f: MpyFile) -> dict[str, Any]:
-    """The parse as JSON-ready data; version is the header's own {"major", "sub"}.
-
-    ``sub`` is what the header records: 0 for a bytecode-only v6 file (any v6.x firmware
-    loads it), the sub-version for native code, and null for v2 to v5, which have none.
-    """
+    """The parse as JSON-ready data; ``version`` is the header's own {"major", "sub"}."""
+    # "sub" is what the header records: 0 in a bytecode-only v6 file (any v6.x firmware loads
+    # it), the sub-version when there is native code, and None (null) for v2 to v5.
     h = f.header
     return {
         "name": f.name,
@@ -353,7 +355,7 @@ def _function_json(qualname: str, fn: Function) -> dict[str, Any]:
         "kind": fn.kind.name.lower(),
         "size": fn.size,
         "args": list(p.params) if p is not None else [],
-        "n_closure_args": p.n_closure_args if p is not None else 0,
+        "n_implicit_args": p.n_implicit_args if p is not None else 0,
         "n_pos_args": p.n_pos_args if p is not None else 0,
         "n_kwonly_args": p.n_kwonly_args if p is not None else 0,
         "n_def_pos_args": p.n_def_pos_args if p is not None else 0,

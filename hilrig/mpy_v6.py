@@ -66,7 +66,8 @@ class ByteReader:
     def take(self, n: int, what: str) -> bytes:
         """The next n bytes."""
         if self.pos + n > self.end:
-            raise self.error(f"{what} needs {n} bytes but only {self.end - self.pos} are left")
+            left = self.end - self.pos
+            raise self.error(f"{what} needs {n} bytes but only {left} are left; is it truncated?")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
@@ -88,7 +89,7 @@ class ByteReader:
         """A vuint count of items that each take at least one byte of what is left."""
         n = self.vuint(what)
         if n > self.end - self.pos:
-            raise self.error(f"{what} is {n}, more than the bytes left in the file")
+            raise self.error(f"{what} is {n}, more than the bytes left; is it truncated?")
         return n
 
 
@@ -177,18 +178,18 @@ class Prelude:
     n_kwonly_args: int
     n_def_pos_args: int
     name: str
-    arg_names: tuple[str, ...]  # positional then keyword-only, closure slots included
+    arg_names: tuple[str, ...]  # positional then keyword-only, implicit slots included
     n_cells: int
 
     @property
-    def n_closure_args(self) -> int:
-        """Leading positional slots that carry closed-over variables; the file names them '*'."""
+    def n_implicit_args(self) -> int:
+        """Leading positional slots named '*': closed-over cells or a comprehension's iterator."""
         return next((i for i, n in enumerate(self.arg_names) if n != "*"), len(self.arg_names))
 
     @property
     def params(self) -> tuple[str, ...]:
-        """The parameter names a caller sees: arg_names without the closure slots."""
-        return self.arg_names[self.n_closure_args :]
+        """The parameter names a caller sees: arg_names without the implicit slots."""
+        return self.arg_names[self.n_implicit_args :]
 
 
 @dataclass(frozen=True)
@@ -219,11 +220,9 @@ class Function:
 
     @property
     def lines(self) -> tuple[int, ...]:
-        """Sorted source lines that at least one opcode belongs to, as the VM would report them.
-
-        Opcodes before the first line-table step count as line 1, as in a traceback: a class
-        body's preamble (``__module__``, ``__qualname__``) therefore covers line 1.
-        """
+        """Sorted source lines that at least one opcode belongs to, as a traceback would say."""
+        # Opcodes before the first step are line 1, as the VM reports them: so a class body's
+        # preamble (storing __module__ and __qualname__) covers line 1.
         if self.code_size == 0:
             return ()
         starts = [0, *(e.offset for e in self.line_table)]
@@ -282,8 +281,10 @@ def _read_qstr(reader: ByteReader, index: int) -> Qstr:
 
 def _read_constant(reader: ByteReader, depth: int) -> Constant:
     type_byte = reader.byte("a constant's type")
-    if type_byte >= len(_CONST_KINDS) or depth > _MAX_DEPTH:
+    if type_byte >= len(_CONST_KINDS):
         raise reader.error(f"constant type {type_byte} is not one MicroPython writes")
+    if depth > _MAX_DEPTH:
+        raise reader.error(f"constant tuples are nested more than {_MAX_DEPTH} deep")
     kind = _CONST_KINDS[type_byte]
     if kind in _SINGLETONS:
         text = "<fun_table>" if kind is ConstKind.FUN_TABLE else kind.value
@@ -311,7 +312,8 @@ def _read_raw_code(reader: ByteReader, qstrs: tuple[Qstr, ...], depth: int) -> F
         raise reader.error(f"raw codes are nested more than {_MAX_DEPTH} deep")
     kind_len = reader.vuint("a raw code's kind and length")
     kind, has_children, size = CodeKind(kind_len & 3), bool(kind_len & 4), kind_len >> 3
-    code = reader.sub(size, f"{kind.name.lower()} code")
+    what = "a function's bytecode" if kind is CodeKind.BYTECODE else f"{kind.name.lower()} code"
+    code = reader.sub(size, what)
     if kind is CodeKind.BYTECODE:
         prelude, table = _read_prelude(code, qstrs)
         fn = Function(kind, prelude.name, size, prelude, table, code.end - code.pos)
