@@ -16,6 +16,7 @@ import pytest
 
 from hilrig.compare import Verdict
 from hilrig.errors import ConfigError, HilrigError, ToolMissing
+from hilrig.excerpt import annotate
 from hilrig.runner import Program, read_program
 from hilrig.session import DEFAULT_TIMEOUT_S, HilSession, Options, ProgramReport, identity
 from hilrig.targets import TargetSpec, known_targets, load_target
@@ -253,6 +254,12 @@ def format_failure(report: ProgramReport) -> str:
     parts = [c.reason]
     if c.diff:
         parts.append(c.diff.rstrip())
+    board = report.board
+    if board is not None and board.traceback:
+        mpy = report.prepared.mpy if report.prepared is not None else None
+        source = annotate(board.traceback_text(), report.program.name, report.program.source, mpy)
+        if source:
+            parts.append(source)
     parts += [f"note: {n}" for n in c.notes]
     if report.transcript is not None:
         parts.append(f"transcript: {report.transcript}")

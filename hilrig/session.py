@@ -190,16 +190,23 @@ class HilSession:
         """'mpy' or 'source'."""
         return "source" if self.runner is None or self.runner.source_mode else "mpy"
 
-    def run_program(self, program: Program) -> ProgramReport:
-        """Run one program on the board, then on the reference, and compare."""
+    def run_program(self, program: Program, prepared: Prepared | None = None) -> ProgramReport:
+        """Run one program on the board, then on the reference, and compare.
+
+        ``prepared`` sends exactly that payload (``hilrig repro`` resends a bundle's .mpy).
+        """
         if self.runner is None or self.caps is None:
             raise HilrigError("the session was not started")
         reason = self.runner.skip_reason(program)
         if reason:
             return _verdict(program, Verdict.SKIP, reason)
         try:
-            prepared = self.runner.prepare(program)
+            prepared = prepared if prepared is not None else self.runner.prepare(program)
         except CompileError as exc:
+            emit = program.emit or self.emit
+            if emit != "bytecode" and "NotImplementedError" in str(exc):
+                return _verdict(program, Verdict.SKIP, f"the {emit} emitter cannot compile it: "
+                                f"{str(exc).strip().splitlines()[-1]}")
             return _verdict(program, Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}")
         board = self.runner.run(program, prepared, self.timeout_for(program))
         transcript = self._save_transcript(program, board)
