@@ -413,8 +413,10 @@ def read(path: Path) -> MpyFile:
 def test_suite_program_round_trips(
     program: Path, mpy_cross: str, micropython: str, tmp_path: Path
 ) -> None:
-    # 63-bit small ints as in the unix VM, so both compilers inline the same integers.
-    mpy = compile_source(mpy_cross, program.read_text(), tmp_path, "-msmall-int-bits=63")
+    # 63-bit small ints as in the unix VM, so both compilers inline the same integers; an arch
+    # so that @micropython.native/viper functions compile (only bytecode is compared).
+    flags = ("-msmall-int-bits=63", "-march=x64")
+    mpy = compile_source(mpy_cross, program.read_text(), tmp_path, *flags)
     parsed = read(mpy)
     assert parsed.source_name is not None and parsed.source_name.endswith("prog.py")
     assert_matches_vm(parsed, vm_blocks(micropython, tmp_path / "src" / "prog.py"))
