@@ -8,6 +8,7 @@ pyOCD's own exception classes.
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,20 @@ from hilrig.flash import (
     flash_if_needed,
     hard_reset_for,
 )
-from hilrig.flash.pyocd_backend import ProbeInfo, check_target_type, list_probes, select_probe
+from hilrig.flash.firmware import check_firmware
+from hilrig.flash.pyocd_backend import (
+    ProbeInfo,
+    check_fits_flash,
+    check_target_type,
+    list_probes,
+    select_probe,
+)
 from hilrig.targets import TargetSpec, parse_target
 
 STLINK_ID = "0670FF383234424E43074235"
 OTHER_ID = "066DFF555051897267233656"
 NUCLEO = BoardInfo("NUCLEO-F429ZI", "stm32f429xi", "nucleo_f429zi.bin")
+DEBIAN_MICROBIT_HEX = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
 MICROBIT = BoardInfo("micro:bit", "nrf51", "l1_microbit.bin")
 V124 = RunningIdentity("3.4.0; MicroPython v1.24.0 on 2024-11-29", "NUCLEO_F429ZI", 0x1606)
 
@@ -447,10 +456,77 @@ def test_flash_if_needed_checks_the_file_before_the_probe(
 
 
 def test_stream_is_the_checked_bytes(tmp_path: Path, firmware: Path) -> None:
-    from hilrig.flash.firmware import check_firmware
     from hilrig.flash.pyocd_backend import _stream
 
     spec = stm32(tmp_path)
     stream = _stream(check_firmware(firmware, spec, spec.boards[0]))
     assert isinstance(stream, io.StringIO)
     assert IntelHex(stream).tobinstr() == bytes(range(256)) * 16
+
+
+def test_hard_reset_waits_for_a_native_usb_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A pyboard-like board reset over SWD drops its own USB port and brings it back."""
+    rig = Rig(monkeypatch, FakeProbe(STLINK_ID))
+    cdc = ListPortInfo("/dev/ttyACM1", skip_link_detection=True)
+    cdc.vid, cdc.pid, cdc.serial_number = 0xF055, 0x9802, "206F3282544B"
+    scans: list[list[ListPortInfo]] = [[cdc], [], [], [cdc]]
+    monkeypatch.setattr(list_ports, "comports", lambda include_links=False: scans.pop(0))
+    data = {
+        "kind": "serial",
+        "serial": {"reenumerates": True},
+        "flash": {"tool": "pyocd", "target_type": "stm32f429xi"},
+        "boards": [{"probe_id": STLINK_ID, "usb_serial": "206F3282544B"}],
+    }
+    spec = parse_target(data, tmp_path / "pyboard.toml")
+    hard_reset_for(spec, spec.boards[0]).reset(timeout_s=5.0)
+    assert ("reset",) in rig.calls
+    assert scans == []  # saw it go, then come back
+
+
+def elf32(paddr: int, data: bytes) -> bytes:
+    """A minimal little-endian ARM ELF file with one PT_LOAD segment."""
+    header = b"\x7fELF\x01\x01\x01\x00" + bytes(8)
+    header += struct.pack("<HHIIIIIHHHHHH", 2, 40, 1, paddr, 52, 0, 0, 52, 32, 1, 40, 0, 0)
+    program = struct.pack("<IIIIIIII", 1, 84, paddr, paddr, len(data), len(data), 5, 4)
+    return header + program + data
+
+
+@pytest.mark.skipif(not DEBIAN_MICROBIT_HEX.is_file(), reason="firmware-microbit-micropython")
+def test_firmware_of_another_board_is_refused_before_the_probe(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rig = Rig(monkeypatch, FakeProbe(STLINK_ID))
+    spec = stm32(tmp_path)
+    with pytest.raises(FlashError) as info:
+        flash_board(spec, spec.boards[0], DEBIAN_MICROBIT_HEX, records=FlashRecords(tmp_path))
+    assert "puts data at 0x00000000-0x0003b88b, outside the flash of board" in str(info.value)
+    assert "(stm32f429xi: 0x08000000-0x081fffff)" in str(info.value)
+    assert rig.calls == []
+
+
+@pytest.mark.skipif(not DEBIAN_MICROBIT_HEX.is_file(), reason="firmware-microbit-micropython")
+def test_debian_microbit_hex_fits_the_nrf51_with_its_uicr(tmp_path: Path) -> None:
+    data = {
+        "kind": "serial",
+        "flash": {"tool": "pyocd", "target_type": "nrf51"},
+        "boards": [{"vid_pid": "0D28:0204"}],
+    }
+    spec = parse_target(data, tmp_path / "microbit.toml")
+    check_fits_flash(
+        spec, spec.boards[0], check_firmware(DEBIAN_MICROBIT_HEX, spec, spec.boards[0])
+    )
+
+
+def test_elf_and_bin_ranges_are_checked(tmp_path: Path) -> None:
+    spec = stm32(tmp_path)
+    good, bad = tmp_path / "firmware.elf", tmp_path / "ram.elf"
+    good.write_bytes(elf32(0x08000000, b"\x00\x10\x02\x20" * 4))
+    bad.write_bytes(elf32(0x20000000, b"\x00" * 16))
+    check_fits_flash(spec, spec.boards[0], check_firmware(good, spec, spec.boards[0]))
+    with pytest.raises(FlashError, match="puts data at 0x20000000-0x2000000f"):
+        check_fits_flash(spec, spec.boards[0], check_firmware(bad, spec, spec.boards[0]))
+    binary = tmp_path / "firmware.bin"
+    binary.write_bytes(b"\x00" * 64)  # a .bin goes to the boot memory, 0x08000000 on an STM32
+    check_fits_flash(spec, spec.boards[0], check_firmware(binary, spec, spec.boards[0]))

@@ -172,7 +172,7 @@ def _flash_checked(
     deadline = Deadline.after(timeout_s)
     key = board_key(board)
     store.forget(key)  # from here on the board may hold half a firmware
-    flasher_for(spec, board).flash(firmware, progress=progress, timeout_s=timeout_s)
+    flasher_for(spec, board).flash(firmware, progress=progress, timeout_s=deadline.remaining())
     _wait_for_port(spec, board, firmware, deadline, progress)
     identity = _ask_after_flash(running_identity, spec, board, firmware)
     store.record_flash(

@@ -18,6 +18,7 @@ from typing import Any
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, HilrigError, WrongBoard
+from hilrig.flash import ports
 from hilrig.flash.firmware import Firmware, FirmwareFormat
 from hilrig.flash.interfaces import ProgressFn, Stage, Tracker, board_name
 from hilrig.targets import BoardSpec, PyocdSpec, TargetSpec
@@ -96,6 +97,7 @@ class PyocdFlasher:
         doing = f"flashing {firmware.path} onto {board_name(self.spec, self.board)}"
         tracker = Tracker(progress, Deadline.after(timeout_s), doing)
         check_target_type(self.spec)
+        check_fits_flash(self.spec, self.board, firmware)
         tracker.report(Stage.CONNECT)
         with _translated(doing, "check the cable and the board's power, then try again"):
             with open_session(self.spec, self.board, connect_mode="halt") as session:
@@ -131,12 +133,16 @@ class PyocdHardReset:
     def reset(self, timeout_s: float) -> None:
         """Attach to the running target and reset it; the firmware restarts from its vector."""
         doing = f"resetting {board_name(self.spec, self.board)} through its debug probe"
-        tracker = Tracker(lambda report: None, Deadline.after(timeout_s), doing)
+        deadline = Deadline.after(timeout_s)
+        tracker = Tracker(lambda report: None, deadline, doing)
         tracker.report(Stage.CONNECT)
         with _translated(doing, "unplug and replug the board's USB cable"):
             with open_session(self.spec, self.board, connect_mode="attach") as session:
                 tracker.report(Stage.RESET)
                 session.target.reset()
+        if self.spec.serial is not None and self.spec.serial.reenumerates:
+            # a board with its own USB port (pyboard, rp2) drops off the bus while it restarts
+            ports.wait_for_reenumeration(self.spec, self.board, timeout_s=deadline.remaining())
 
 
 @contextmanager
@@ -183,6 +189,77 @@ def check_target_type(spec: TargetSpec) -> None:
         f"{spec.path}: flash.target_type {wanted!r} is not a pyOCD target type{hint}; "
         f"`pyocd list --targets` lists them, `pyocd pack install {wanted}` adds pack targets."
     )
+
+
+def check_fits_flash(spec: TargetSpec, board: BoardSpec, firmware: Firmware) -> None:
+    """FlashError if the file puts data outside the target's flash, checked against pyOCD's
+    memory map of a built-in target type (pack targets are left to pyOCD).
+
+    pyOCD itself only logs a warning and skips such data, so a micro:bit .hex "flashed" onto an
+    STM32 would write nothing and still succeed.
+    """
+    from pyocd.target import TARGET
+
+    pyocd_spec = _pyocd_spec(spec)
+    memory_map = getattr(TARGET.get(pyocd_spec.target_type.lower()), "MEMORY_MAP", None)
+    if memory_map is None:
+        return
+    boot = memory_map.get_boot_memory()
+    base = pyocd_spec.base_address
+    if base is None:
+        base = boot.start if boot is not None else 0
+    for start, end in _data_ranges(firmware, base):
+        if not _in_flash(memory_map, start, end):
+            raise FlashError(
+                f"{firmware.path} puts data at {start:#010x}-{end - 1:#010x}, outside the flash "
+                f"of {board_name(spec, board)} ({pyocd_spec.target_type}: "
+                f"{_flash_ranges(memory_map)}); is it the firmware of another board? Nothing "
+                f"was written."
+            )
+
+
+def _data_ranges(firmware: Firmware, base: int) -> list[tuple[int, int]]:
+    """[start, end) address ranges the file writes."""
+    if firmware.format is FirmwareFormat.BIN:
+        return [(base, base + len(firmware.data))]
+    if firmware.format is FirmwareFormat.HEX:
+        from intelhex import IntelHex
+
+        segments = IntelHex(io.StringIO(firmware.data.decode("ascii"))).segments()
+        return [(int(start), int(end)) for start, end in segments]
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(io.BytesIO(firmware.data))
+        return [
+            (seg["p_paddr"], seg["p_paddr"] + seg["p_filesz"])
+            for seg in elf.iter_segments()
+            if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]
+        ]
+    except ELFError as exc:
+        raise FlashError(f"{firmware.path} is not a valid ELF file: {exc}.") from exc
+
+
+def _in_flash(memory_map: Any, start: int, end: int) -> bool:
+    address = start
+    while address < end:
+        region = memory_map.get_region_for_address(address)
+        if region is None or not region.is_flash:
+            return False
+        address = region.end + 1
+    return True
+
+
+def _flash_ranges(memory_map: Any) -> str:
+    """The flash of a memory map as merged address ranges, e.g. '0x08000000-0x081fffff'."""
+    merged: list[list[int]] = []
+    for region in sorted((r for r in memory_map.regions if r.is_flash), key=lambda r: r.start):
+        if merged and region.start == merged[-1][1] + 1:
+            merged[-1][1] = region.end
+        else:
+            merged.append([region.start, region.end])
+    return ", ".join(f"{start:#010x}-{end:#010x}" for start, end in merged)
 
 
 def _pack_targets() -> list[str]:
