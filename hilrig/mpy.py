@@ -52,9 +52,31 @@ KNOWN_VERSIONS = range(2, 7)
 _ARCH_FLAGS_PRESENT = 0x40  # v6 header byte 2, bit 6: a vuint of arch flags follows
 _ARMV6M, _ARMV7EMDP, _RV32IMC = 4, 8, 11  # Thumb family bounds and the one arch with flags
 
-# The MicroPython releases whose mpy-cross writes each format (docs/reference/mpyfiles.rst).
-_RELEASES = {2: "1.9 to 1.9.2", 3: "1.9.3 to 1.10", 4: "1.11", 5: "1.12 to 1.18", 6: "1.19"}
-_V6_RELEASES = {0: "1.19", 1: "1.20 to 1.21", 2: "1.22", 3: "1.23 or later"}
+# MicroPython release -> (.mpy major, sub-version) it loads, newest first (docs/reference/mpyfiles.rst).
+MPY_BY_RELEASE: tuple[tuple[tuple[int, int, int], int, int], ...] = (
+    ((1, 23, 0), 6, 3),
+    ((1, 22, 0), 6, 2),
+    ((1, 20, 0), 6, 1),
+    ((1, 19, 0), 6, 0),
+    ((1, 12, 0), 5, 0),
+    ((1, 11, 0), 4, 0),
+    ((1, 9, 3), 3, 0),
+    ((1, 9, 0), 2, 0),
+)
+
+
+def mpy_for_release(version: tuple[int, int, int]) -> tuple[int, int] | None:
+    """The (.mpy major, sub) a MicroPython release loads, or None before v1.9."""
+    for release, major, sub in MPY_BY_RELEASE:
+        if version >= release:
+            return major, sub
+    return None
+
+
+def _first_release(major: int, sub: int | None = None) -> str:
+    """'1.12' style: the oldest release that writes this .mpy version."""
+    found = [r for r, m, s in MPY_BY_RELEASE if m == major and (sub is None or s == sub)]
+    return ".".join(str(p) for p in found[-1]) if found else "of the firmware release"
 
 
 class MpyFeature(enum.IntFlag):
@@ -224,9 +246,9 @@ def _compiler_for(caps: Capabilities) -> str:
     """Which mpy-cross writes what this firmware loads."""
     version = caps.mpy_version or 0
     if version < 6:
-        return f"mpy-cross {_RELEASES.get(version, 'of the firmware release')}"
-    native = _V6_RELEASES.get(caps.mpy_sub_version, "of the firmware release")
-    return f"mpy-cross 1.19 or later (for native code: mpy-cross {native})"
+        return f"mpy-cross {_first_release(version)} (the release that writes .mpy v{version})"
+    native = _first_release(6, caps.mpy_sub_version)
+    return f"mpy-cross 1.19 or later (for native code: mpy-cross {native} or the same sub-version)"
 
 
 def _features(flags: MpyFeature) -> str:
