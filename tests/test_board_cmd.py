@@ -170,14 +170,9 @@ def test_flash_with_progress(
     monkeypatch.setattr(cmds, "attach_flash", lambda esp: calls.append("attach"))
     monkeypatch.setattr(cmds, "write_flash", write_flash)
     monkeypatch.setattr(cmds, "reset_chip", lambda esp, mode: calls.append(mode))
-    (tmp_path / "targets").mkdir()
-    (tmp_path / "targets" / "bench.toml").write_text(
-        'kind = "serial"\n[flash]\ntool = "esptool"\nchip = "esp32"\noffset = 0x1000\n'
-        f'[[boards]]\nport = "{pty_port}"\n'
-    )
-    (tmp_path / "fw.bin").write_bytes(b"\xe9" + b"\xff" * 1023)
+    bench_target(tmp_path, pty_port)
     monkeypatch.chdir(tmp_path)
-    assert main(["flash", "--target", "bench", "fw.bin"]) == 0
+    assert main(["flash", "--target", "bench", "--no-verify", "fw.bin"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("Flashed fw.bin (sha256 ") and out.endswith(
         f"onto board {pty_port} of target bench.\n"
@@ -193,6 +188,58 @@ def test_flash_with_progress(
         "close",
     ]
     assert len(list((cache / "flash").glob("*.json"))) == 1
+
+
+def test_flash_verifies_the_board_answers(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    pty_port: str,
+    capsys: pytest.CaptureFixture[str],
+    cache: Path,
+) -> None:
+    """After flashing, hilrig asks the board over its REPL; a silent port fails with a sentence."""
+    import hilrig.cli.board_cmd as board_cmd
+
+    monkeypatch.setattr(board_cmd, "VERIFY_TIMEOUT_S", 0.5)
+    for name in ("detect_chip", "run_stub", "attach_flash", "write_flash", "reset_chip"):
+        monkeypatch.setattr(cmds, name, FakeChipCalls(name))
+    bench_target(tmp_path, pty_port)
+    monkeypatch.chdir(tmp_path)
+    assert main(["flash", "--target", "bench", "fw.bin"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"hilrig: flashed fw.bin onto board {pty_port} of target bench, but ")
+    assert "does not answer on its REPL afterwards" in err
+    assert not list((cache / "flash").glob("*.json"))  # unverified: the next run flashes
+
+
+class FakeChipCalls:
+    """Stands in for one esptool.cmds function; detect_chip returns a chip object."""
+
+    CHIP_NAME = "ESP32"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self if self.name in ("detect_chip", "run_stub") else None
+
+    def __enter__(self) -> FakeChipCalls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def change_baud(self, baud: int) -> None:
+        pass
+
+
+def bench_target(tmp_path: Path, port: str) -> None:
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "bench.toml").write_text(
+        'kind = "serial"\n[flash]\ntool = "esptool"\nchip = "esp32"\noffset = 0x1000\n'
+        f'[[boards]]\nport = "{port}"\n'
+    )
+    (tmp_path / "fw.bin").write_bytes(b"\xe9" + b"\xff" * 1023)
 
 
 def test_find_rootdir(tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TextIO
 
 from hilrig.errors import ConfigError, FlashError
-from hilrig.flash import Progress, Stage, flash_board
+from hilrig.flash import IdentityFn, Progress, RunningIdentity, Stage, flash_board
 from hilrig.flash.interfaces import require_flash
 from hilrig.flash.ports import PortInfo, list_serial_ports
 from hilrig.targets import BoardSpec, TargetSpec, load_target
+
+VERIFY_TIMEOUT_S = 15.0  # a board's boot after flashing: ESP32 prints its ROM log first
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     flasher.add_argument(
         "--timeout", type=float, default=300.0, metavar="S", help="seconds per board"
+    )
+    flasher.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not ask the board over its REPL which build it runs after flashing",
     )
     flasher.add_argument("firmware", type=Path, metavar="FILE", help=".hex/.elf/.bin firmware")
     flasher.set_defaults(handler=run_flash)
@@ -83,13 +90,39 @@ def run_flash(args: argparse.Namespace) -> int:
     require_flash(spec)
     for board in _chosen_boards(spec, args.board):
         printer = ProgressPrinter(sys.stderr, board.label())
-        result = flash_board(spec, board, args.firmware, progress=printer, timeout_s=args.timeout)
+        identity = None if args.no_verify else running_identity(spec, board)
+        result = flash_board(
+            spec,
+            board,
+            args.firmware,
+            running_identity=identity,
+            progress=printer,
+            timeout_s=args.timeout,
+        )
         printer.finish()
+        runs = f"; it runs {result.identity.sys_version}" if result.identity else ""
         print(
             f"Flashed {result.firmware.path} (sha256 {result.firmware.short_sha}) onto "
-            f"board {board.label()} of target {spec.name}."
+            f"board {board.label()} of target {spec.name}{runs}."
         )
     return 0
+
+
+def running_identity(spec: TargetSpec, board: BoardSpec) -> IdentityFn:
+    """Asks the board over its raw REPL which build it runs; the record keeps the answer, so
+    a following ``pytest --hil-firmware`` with the same file does not flash again."""
+
+    def ask() -> RunningIdentity | None:
+        from hilrig.board import Board
+        from hilrig.serialboard import SerialConnection
+
+        board_repl = Board(SerialConnection(spec, board), boot_timeout_s=VERIFY_TIMEOUT_S)
+        try:
+            return RunningIdentity.from_capabilities(board_repl.start())
+        finally:
+            board_repl.close()
+
+    return ask
 
 
 def _chosen_boards(spec: TargetSpec, index: int | None) -> tuple[BoardSpec, ...]:
