@@ -31,7 +31,7 @@ class Vec:
 a = Vec(1, 2, 3)
 b = Vec(4, 5, 6)
 print(a + b, b - a, a + a + a, len(a), a[1], a[-1], list(b), 5 in b, 7 in b)
-a[0] = 10
-print(a, a == Vec(10, 2, 3), a == b, a(2), bool(Vec(0, 0)), bool(a))
+a[0] = 11
+print(a, a == Vec(11, 2, 3), a == b, a(2), bool(Vec(0, 0)), bool(a))
 print(sorted([b, a, Vec(0, 0, 1)]), a < b, b < a, str(a))
 print([x * 2 for x in a], sum(a), tuple(Vec(7, 8)), 'yes' if Vec(0, 1) else 'no')

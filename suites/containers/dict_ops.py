@@ -9,7 +9,7 @@ print(d.setdefault('two', 22), d.setdefault('ten', 10), sorted(d.values()))
 counts = {}
 for ch in 'mississippi':
     counts[ch] = counts.get(ch, 0) + 1
-print(sorted(counts.items()), sorted(counts, key=lambda k: -counts[k])[0])
+print(sorted(counts.items()), sorted(counts, key=lambda k: (-counts[k], k))[:2])
 groups = {}
 for w in ['ant', 'bee', 'cat', 'bat', 'ape', 'cow']:
     groups.setdefault(w[0], []).append(w)

@@ -4,7 +4,7 @@ for name, qty, price in rows:
     print('%-6s|%4d|%7.2f|%x' % (name, qty, price * qty, qty))
 print('%s and %r' % ('str', 'repr'))
 print('%5s|%-5s|%.2s' % ('ab', 'cd', 'efgh'))
-print('%c%c%c' % (72, 105, 33), '%%d literal', '%3d%%' % 50)
+print('%c%c%c' % (72, 105, 33), '%%d literal' % (), '%3d%%' % 50)
 print('%(name)s is %(age)d' % {'name': 'Ada', 'age': 36})
 print('%o %X %#x %#o' % (64, 3054, 255, 8))
 print('%+d %+d % d' % (5, -5, 7))
