@@ -23,6 +23,8 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 RAW_PROMPT = RAW_BANNER + b">"
 MAX_EXCEPTION_BYTES = 64 * 1024
 PLAIN_CHUNK = 256  # what mpremote and pyboard.py send between pauses in plain raw mode
+PROMPT_BUDGET_S = 5.0  # from a program's last Ctrl-D to the prompt
+REBOOT_BUDGET_S = 10.0  # from SystemExit to the raw banner of a soft-rebooted board
 
 
 @dataclass(frozen=True)
@@ -58,28 +60,43 @@ class RawRepl:
 
     def read_until(self, marker: bytes, deadline: Deadline) -> bytes:
         """Read up to and including ``marker``; LinkTimeout carries what did arrive."""
+        return self._read_to((marker,), deadline)
+
+    def _read_to(self, markers: tuple[bytes, ...], deadline: Deadline) -> bytes:
+        """Read up to and including whichever of ``markers`` comes first."""
         got = bytearray()
+        longest = max(len(m) for m in markers)
         while True:
-            start = max(0, len(got) - len(marker) + 1)
+            start = max(0, len(got) - longest + 1)
             try:
                 got += self._take(deadline)
             except LinkTimeout as exc:
+                wanted = " or ".join(repr(m) for m in markers)
                 raise LinkTimeout(
-                    f"{self.link.label}: waited {deadline.budget_s:g} s for {marker!r}, "
+                    f"{self.link.label}: waited {deadline.budget_s:g} s for {wanted}, "
                     f"got {bytes(got[-200:])!r}",
                     bytes(got),
                 ) from exc
-            i = got.find(marker, start)
-            if i >= 0:
+            found = [(got.find(m, start), m) for m in markers]
+            hits = [(i, m) for i, m in found if i >= 0]
+            if hits:
+                i, marker = min(hits)
                 end = i + len(marker)
                 self._unread(bytes(got[end:]))
                 return bytes(got[:end])
 
     def read_exactly(self, n: int, deadline: Deadline) -> bytes:
-        """Read exactly ``n`` bytes."""
+        """Read exactly ``n`` bytes; LinkTimeout carries what did arrive."""
         got = bytearray()
         while len(got) < n:
-            got += self._take(deadline)
+            try:
+                got += self._take(deadline)
+            except LinkTimeout as exc:
+                raise LinkTimeout(
+                    f"{self.link.label}: waited {deadline.budget_s:g} s for {n} bytes, "
+                    f"got {bytes(got)!r}",
+                    bytes(got),
+                ) from exc
         self._unread(bytes(got[n:]))
         return bytes(got[:n])
 
@@ -126,12 +143,20 @@ class RawRepl:
 
     # -- running code --------------------------------------------------------------------------
     def exec(self, code: bytes, deadline: Deadline, max_output: int = 1_000_000) -> ExecReply:
-        """Run ``code`` at the raw prompt; ProgramTimeout if it outlives ``deadline``."""
+        """Run ``code`` at the raw prompt; ProgramTimeout if it outlives ``deadline``.
+
+        ReplError if the board does not take the code or the framing after it is lost (Ctrl-D
+        bytes in the output); LinkError if the link dies.
+        """
         started = time.monotonic()
-        if self.raw_paste is not False and self._paste(code, deadline):
-            pass
-        else:
-            self._plain(code, deadline)
+        try:
+            if self.raw_paste is False or not self._paste(code, deadline):
+                self._plain(code, deadline)
+        except LinkTimeout as exc:
+            raise ReplError(
+                f"{self.link.label} did not take the program ({len(code)} bytes) within "
+                f"{deadline.budget_s:g} s; it answered {exc.received[-120:]!r}"
+            ) from exc
         return self._follow(deadline, max_output, started)
 
     def _paste(self, code: bytes, deadline: Deadline) -> bool:
@@ -153,6 +178,7 @@ class RawRepl:
         return False
 
     def _paste_body(self, code: bytes, deadline: Deadline) -> None:
+        """Send within the board's window credits; stop early if the board aborts with Ctrl-D."""
         window = int.from_bytes(self.read_exactly(2, deadline), "little")
         credit = window
         sent = 0
@@ -182,10 +208,11 @@ class RawRepl:
                 raise ReplError(f"{self.link.label}: unexpected {flag!r} ending raw-paste")
 
     def _plain(self, code: bytes, deadline: Deadline) -> None:
+        """Send in chunks, pausing between them on links without flow control (a bare UART)."""
         for i in range(0, len(code), PLAIN_CHUNK):
-            self.link.write(code[i : i + PLAIN_CHUNK])
-            if self.pacing_s:
+            if i and self.pacing_s:
                 time.sleep(self.pacing_s)
+            self.link.write(code[i : i + PLAIN_CHUNK])
         self.link.write(b"\x04")
         ok = self.read_exactly(2, deadline)
         if ok != b"OK":
@@ -199,10 +226,8 @@ class RawRepl:
             exception = bytearray()
             self._collect(exception, MAX_EXCEPTION_BYTES, deadline)
         except LinkTimeout as exc:
-            raise ProgramTimeout(
-                f"timeout after {deadline.budget_s:g} s", bytes(stdout[:max_output])
-            ) from exc
-        exited = self._after_program(deadline)
+            raise ProgramTimeout(f"timeout after {deadline.budget_s:g} s", bytes(stdout)) from exc
+        exited = self._after_program()
         return ExecReply(
             bytes(stdout), bytes(exception), truncated, exited, time.monotonic() - started
         )
@@ -222,19 +247,31 @@ class RawRepl:
                 self._unread(chunk[i + 1 :])
                 return dropped
 
-    def _after_program(self, deadline: Deadline) -> bool:
-        """Read the prompt after a program; True when it ended with a soft reset (SystemExit)."""
+    def _after_program(self) -> bool:
+        """Read the prompt after a program; True when it ended with a soft reset (SystemExit).
+
+        The program is over once both Ctrl-Ds have come, so the prompt gets its own budget rather
+        than what is left of the program's. A Ctrl-D where the prompt should be means the output
+        itself held Ctrl-D bytes: the framing is lost, and waiting longer would not bring it back.
+        """
         try:
-            first = self.read_exactly(1, deadline.sooner(5.0))
+            first = self.read_exactly(1, Deadline.after(PROMPT_BUDGET_S))
             if first == b">":
                 return False
-            self._unread(first)
-            self.read_until(RAW_PROMPT, deadline.sooner(10.0))
+            if first != b"\x04":
+                self._unread(first)
+                # A board soft-reboots after SystemExit and prints the raw banner again.
+                text = self._read_to((RAW_PROMPT, b"\x04>"), Deadline.after(REBOOT_BUDGET_S))
+                if text.endswith(RAW_PROMPT):
+                    return True
         except LinkTimeout as exc:
             raise ReplError(
                 f"{self.link.label}: lost the raw REPL framing after the program "
                 f"(no prompt; got {exc.received[:120]!r}); the output may contain Ctrl-D bytes"
             ) from exc
         except LinkError:
-            pass  # the unix VM ends its process on SystemExit
-        return True
+            return True  # the unix VM ends its process on SystemExit
+        raise ReplError(
+            f"{self.link.label}: lost the raw REPL framing after the program: its output "
+            f"contained Ctrl-D (\\x04) bytes, which end the output early"
+        )
