@@ -93,7 +93,11 @@ class HostVM:
     def open(self, deadline: Deadline) -> Link:
         """A fresh VM that has been sent Ctrl-A; a spare is started for the next call."""
         self._drop_current()
-        self.current = self.spare or self._spawn()
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.proc.poll() is not None:
+            _stop(spare)  # it died waiting (killed from outside, out of memory): start another
+            spare = None
+        self.current = spare or self._spawn()
         self.spare = self._spawn()
         return self.current.link
 
@@ -112,17 +116,20 @@ class HostVM:
 
     def _drop_current(self) -> None:
         if self.current is not None:
-            processes.stop(self.current.proc)
-            self.current.link.close()
+            _stop(self.current)
             self.current = None
 
     def close(self) -> None:
         """Stop the current and the spare VM."""
         self._drop_current()
         if self.spare is not None:
-            processes.stop(self.spare.proc)
-            self.spare.link.close()
+            _stop(self.spare)
             self.spare = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+def _stop(vm: _VM) -> None:
+    processes.stop(vm.proc)
+    vm.link.close()
