@@ -78,7 +78,7 @@ def _executable(binary: Path, cache: Path) -> Path:
     copy = cache / "bin" / binary.parent.name / binary.name
     if not copy.exists():
         copy.parent.mkdir(parents=True, exist_ok=True)
-        tmp = copy.with_suffix(".tmp")
+        tmp = copy.with_suffix(f".{os.getpid()}.tmp")  # xdist workers copy it at the same time
         shutil.copyfile(binary, tmp)
         tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         tmp.replace(copy)
