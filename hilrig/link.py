@@ -80,6 +80,17 @@ class FdLink:
         self.closed = True
 
 
+def pyserial_url(url: str) -> str:
+    """The URL pyserial opens; an RFC2217 URL without options gets ``ign_set_control``.
+
+    ser2net exporting a pty (a QEMU board, labgrid's exporter) never acknowledges SET_CONTROL,
+    so pyserial's open would time out waiting for the DTR/RTS answers; labgrid adds the same.
+    """
+    if url.startswith("rfc2217://") and "?" not in url:
+        return url + "?ign_set_control"
+    return url
+
+
 class SerialLink:
     """A pyserial port opened with ``serial_for_url``: a device path, rfc2217:// or socket://."""
 
@@ -95,10 +106,11 @@ class SerialLink:
         import serial  # pyserial; imported here so the host VM path never pays for it
 
         try:
-            port = serial.serial_for_url(self.url, do_not_open=True)
+            port = serial.serial_for_url(pyserial_url(self.url), do_not_open=True)
             port.baudrate = self.baud
             port.timeout = 0.05
-            port.write_timeout = 5
+            if not self.url.startswith("rfc2217://"):  # pyserial's RFC2217 client refuses one
+                port.write_timeout = 5
             if self.exclusive and hasattr(port, "exclusive"):
                 port.exclusive = True
             port.open()
