@@ -29,6 +29,7 @@ from types import MappingProxyType
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.normalise import (
     align_floats,
+    collapse_handler_frames,
     compare_messages,
     int_beyond,
     normalise_line_endings,
@@ -290,6 +291,15 @@ def _traceback_problem(
         unparsed = "board's" if brd.tb is None else "reference's"
         return None if same else f"tracebacks differ (the {unparsed} could not be parsed)"
     frames = _frames_problem(brd.tb.frames, ref.tb.frames, notes)
+    if frames is not None and spec.handler_frames and len(brd.tb.frames) > len(ref.tb.frames):
+        collapsed = collapse_handler_frames(brd.tb.frames)
+        same = _frames_problem(collapsed, ref.tb.frames, []) is None
+        if len(collapsed) == len(ref.tb.frames) and same:
+            notes.append(
+                f"{len(brd.tb.frames) - len(collapsed)} extra frame(s) from exception handlers "
+                f"collapsed (MicroPython 1.9 records one per handler passed)"
+            )
+            frames = None
     if frames is not None:
         return frames
     b_type, r_type = brd.tb.exc_type, ref.tb.exc_type

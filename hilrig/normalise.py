@@ -353,3 +353,19 @@ def rename_frames(tb: Traceback, rename: Mapping[str, str]) -> Traceback:
 
 def _renamed(frame: Frame, rename: Mapping[str, str]) -> Frame:
     return replace(frame, file=rename[frame.file]) if frame.file in rename else frame
+
+
+def collapse_handler_frames(frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
+    """Keep the innermost of each run of consecutive frames in the same file and function.
+
+    MicroPython 1.9 adds a traceback entry for every handler an exception passes through
+    (``finally``, a non-matching ``except``, ``with``, bare ``raise``), each just above the
+    original entry of the same function; newer firmware adds none.
+    """
+    kept: list[Frame] = []
+    for frame in frames:
+        if kept and (kept[-1].file, kept[-1].function) == (frame.file, frame.function):
+            kept[-1] = frame
+        else:
+            kept.append(frame)
+    return tuple(kept)

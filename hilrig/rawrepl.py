@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 RAW_PROMPT = RAW_BANNER + b">"
 MAX_EXCEPTION_BYTES = 64 * 1024
-PLAIN_CHUNK = 256  # what mpremote and pyboard.py send between pauses in plain raw mode
+PLAIN_CHUNK = 256  # mpremote's chunk in plain raw mode; targets without flow control use less
 PROMPT_BUDGET_S = 5.0  # from a program's last Ctrl-D to the prompt
 REBOOT_BUDGET_S = 10.0  # from SystemExit to the raw banner of a soft-rebooted board
 
@@ -41,7 +41,9 @@ class ExecReply:
 class RawRepl:
     """Raw REPL client. ``raw_paste=None`` asks the board once and remembers the answer."""
 
-    def __init__(self, link: Link, raw_paste: bool | None = None, pacing_s: float = 0.01) -> None:
+    def __init__(self, link: Link, raw_paste: bool | None = None, pacing_s: float = 0.01,
+                 chunk: int = PLAIN_CHUNK) -> None:
+        self.chunk = chunk
         self.link = link
         self.raw_paste = raw_paste
         self.pacing_s = pacing_s  # pause between plain-mode chunks; 0 on flow-controlled links
@@ -209,10 +211,10 @@ class RawRepl:
 
     def _plain(self, code: bytes, deadline: Deadline) -> None:
         """Send in chunks, pausing between them on links without flow control (a bare UART)."""
-        for i in range(0, len(code), PLAIN_CHUNK):
+        for i in range(0, len(code), self.chunk):
             if i and self.pacing_s:
                 time.sleep(self.pacing_s)
-            self.link.write(code[i : i + PLAIN_CHUNK])
+            self.link.write(code[i : i + self.chunk])
         self.link.write(b"\x04")
         ok = self.read_exactly(2, deadline)
         if ok != b"OK":

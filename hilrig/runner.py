@@ -86,6 +86,17 @@ def _directive_emit(settings: dict[str, str], name: str) -> str | None:
     return emit
 
 
+def _board_rejected_source(result: RunResult) -> bool:
+    """A compile-time SyntaxError/IndentationError with no output: the board never ran it."""
+    last = result.traceback.strip().splitlines()[-1:] if result.traceback.strip() else []
+    return (
+        result.outcome is Outcome.EXCEPTION
+        and not result.stdout.strip()
+        and bool(last)
+        and last[0].split(b":")[0] in (b"SyntaxError", b"IndentationError")
+    )
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A program ready to send: the payload, and the .mpy (None in source mode)."""
@@ -141,10 +152,28 @@ class Runner:
         return Prepared(mpy_payload(mpy, self.caps), mpy, command)
 
     def run(self, program: Program, prepared: Prepared, timeout_s: float) -> RunResult:
-        """Run a prepared program; the board is clean (or broken) afterwards."""
+        """Run a prepared program; the board is clean (or broken) afterwards.
+
+        In source mode a compile error from the board is checked once by sending the program
+        again: plain raw mode has no flow control, and a dropped byte looks like a SyntaxError.
+        Only an error that happens twice is reported.
+        """
+        result = self._run_once(program, prepared, timeout_s)
+        if self.source_mode and _board_rejected_source(result):
+            if self.board.link is not None:
+                self.board.link.transcript.note(
+                    "the board's compiler rejected the program; sending it again to rule out "
+                    "a byte dropped on the way"
+                )
+            result = self._run_once(program, prepared, timeout_s, keep_transcript=True)
+        return result
+
+    def _run_once(self, program: Program, prepared: Prepared, timeout_s: float,
+                  keep_transcript: bool = False) -> RunResult:
         if self.board.broken:
             return RunResult(Outcome.BROKEN, detail=self.board.broken)
-        transcript = self.board.begin(program.name)
+        transcript = self.board.link.transcript if keep_transcript and self.board.link \
+            else self.board.begin(program.name)
         started = time.monotonic()
         try:
             reply = self.board.exec(prepared.payload, timeout_s, self.max_output)

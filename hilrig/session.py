@@ -106,7 +106,7 @@ class HilSession:
             self._flash(self.options.firmware)
         connection = make_connection(self.spec, self.options.board_index)
         boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
-        self.board = Board(connection, boot_timeout_s=boot)
+        self.board = Board(connection, boot_timeout_s=boot, plain=self.spec.repl)
         self.board.on_event = self.events.append
         self.caps = self.board.start()
         compiler = self._compiler(self.caps)

@@ -412,3 +412,21 @@ def test_host_vm_against_itself_with_a_changed_line(tmp_path: Path) -> None:
     assert result.reason == (
         'traceback frame 2 differs: board "t.py", line 1, in f, reference "t.py", line 2, in f'
     )
+
+
+def test_handler_frames_of_micropython_1_9_collapse_with_a_note() -> None:
+    # Real shapes: host 1.29 `<module>:6, f:3`; micro:bit 1.9.2 adds `f:5` for the finally block.
+    host = b'Traceback (most recent call last):\n  File "p.py", line 6, in <module>\n  File "p.py", line 3, in f\nValueError: x\n'
+    board = b'Traceback (most recent call last):\r\n  File "p.py", line 6, in <module>\r\n  File "p.py", line 5, in f\r\n  File "p.py", line 3, in f\r\nValueError: x\r\n'
+    old = Capabilities(platform="microbit", version=(1, 9, 2), banner="", error_reporting=ErrorReporting.DETAILED)
+    new = Capabilities(platform="linux", version=(1, 29, 0), banner="", error_reporting=ErrorReporting.DETAILED)
+    brd = RunResult(Outcome.EXCEPTION, b"", board)
+    ref = RunResult(Outcome.EXCEPTION, b"", host)
+    result = compare_runs(brd, ref, old, new, CompareSpec())
+    assert result.verdict is Verdict.MATCH
+    assert any("1 extra frame(s) from exception handlers collapsed" in n for n in result.notes)
+    off = compare_runs(brd, ref, old, new, CompareSpec(handler_frames=False))
+    assert off.verdict is Verdict.MISMATCH
+    # A different innermost line is still a failure.
+    wrong = RunResult(Outcome.EXCEPTION, b"", board.replace(b"line 3, in f", b"line 4, in f"))
+    assert compare_runs(wrong, ref, old, new, CompareSpec()).verdict is Verdict.MISMATCH
