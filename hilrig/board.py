@@ -17,12 +17,14 @@ from hilrig.errors import BoardBroken, HilrigError, LinkError, ReplError
 from hilrig.link import Link
 from hilrig.probe import parse_probe, probe_code
 from hilrig.rawrepl import RAW_PROMPT, ExecReply, RawRepl
+from hilrig.targets import ReplSpec
 from hilrig.transcript import RecordingLink, Transcript
 
 log = logging.getLogger(__name__)
 
-INTERRUPT_BUDGET_S = 2.0
-SOFT_RESET_BUDGET_S = 5.0
+INTERRUPT_BUDGET_S = 2.0  # from Ctrl-C to the raw prompt
+ENTER_BUDGET_S = 2.0  # from Ctrl-C, Ctrl-A to the raw prompt when Ctrl-C alone did not do it
+SOFT_RESET_BUDGET_S = 5.0  # a soft reset runs boot.py
 
 
 class Connection(Protocol):
@@ -50,8 +52,10 @@ class Connection(Protocol):
 class Board:
     """One board in a run. Not thread-safe: one program at a time."""
 
-    def __init__(self, connection: Connection, boot_timeout_s: float = 15.0) -> None:
+    def __init__(self, connection: Connection, boot_timeout_s: float = 15.0,
+                 plain: ReplSpec | None = None) -> None:
         self.connection = connection
+        self.plain = plain if plain is not None else ReplSpec()
         self.boot_timeout_s = boot_timeout_s
         self.link: RecordingLink | None = None
         self.repl: RawRepl | None = None
@@ -86,8 +90,11 @@ class Board:
         if old is not None:
             self.link.transcript = old  # keep recording into the program's transcript
         raw_paste = self.repl.raw_paste if self.repl is not None else None
-        pacing = 0.0 if self.connection.fresh_link_entered() else 0.01
-        self.repl = RawRepl(self.link, raw_paste=raw_paste, pacing_s=pacing)
+        # Plain raw mode has no flow control: even behind QEMU's flow-controlled UART, the
+        # micro:bit 1.9.2 firmware drops bytes its small receive buffer cannot hold.
+        pacing = 0.0 if self.connection.fresh_link_entered() else self.plain.plain_pause_s
+        self.repl = RawRepl(self.link, raw_paste=raw_paste, pacing_s=pacing,
+                            chunk=self.plain.plain_chunk_bytes)
         if self.connection.fresh_link_entered():
             self.repl.read_until(RAW_PROMPT, deadline)
         else:
@@ -113,8 +120,10 @@ class Board:
     def reset(self) -> None:
         """Soft reset so that no state leaks into the next program."""
         if self.connection.soft_reset_restarts:
-            self._attach(self.connection.restart(Deadline.after(self.boot_timeout_s)),
-                         Deadline.after(self.boot_timeout_s))
+            self._attach(
+                self.connection.restart(Deadline.after(self.boot_timeout_s)),
+                Deadline.after(self.boot_timeout_s),
+            )
         else:
             self._repl().soft_reset(Deadline.after(SOFT_RESET_BUDGET_S))
 
@@ -146,15 +155,18 @@ class Board:
         raise BoardBroken(self.broken)
 
     def _interrupt(self) -> None:
+        # Ctrl-C, then Ctrl-A: the raw banner comes back whether Ctrl-C ended a program or the
+        # board was already at the prompt (framing lost after Ctrl-D bytes in the output).
         repl = self._repl()
         assert self.link is not None
         self.connection.interrupt(self.link)
-        repl.read_until(b"\x04>", Deadline.after(INTERRUPT_BUDGET_S))
+        self.link.write(b"\r\x01")
+        repl.read_until(RAW_PROMPT, Deadline.after(INTERRUPT_BUDGET_S))
         self.reset()
 
     def _soft_reset(self) -> None:
         repl = self._repl()
-        repl.enter(Deadline.after(SOFT_RESET_BUDGET_S))
+        repl.enter(Deadline.after(ENTER_BUDGET_S))
         self.reset()
 
     def _hard_reset(self) -> None:

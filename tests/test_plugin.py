@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_syntax_error_fails_with_compiler_message_and_rest_run(project: pytest.P
     result.stdout.fnmatch_lines([
         "*mpy-cross rejected the program*", '*File "suites/broken.py", line 2*', "SyntaxError: *"
     ])
-    assert "hilrig/" not in result.stdout.str()  # no hilrig stack trace
+    assert not re.search(r"hilrig/\w+\.py", result.stdout.str())  # no hilrig stack trace
 
 
 def test_endless_program_times_out_and_next_passes(project: pytest.Pytester) -> None:
