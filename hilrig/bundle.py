@@ -102,8 +102,8 @@ def _reference(
     session: HilSession, report: ProgramReport
 ) -> tuple[RunResult | None, Capabilities | None]:
     """The reference run; run it now when the board failed before it was compared."""
-    if report.program.expected is not None or session.reference is None:
-        return None, None
+    if report.program.expected is not None or session.reference is None or report.board is None:
+        return None, None  # compared with an .exp file, or it never ran (mpy-cross refused it)
     if report.reference is not None:
         return report.reference, session.reference.caps
     try:
