@@ -8,16 +8,20 @@ or at the first program) and is stopped at session end, Ctrl-C included.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hilrig.compare import Verdict
+from hilrig import gate as gating
+from hilrig.baseline import Baseline, GateStatus
 from hilrig.errors import ConfigError, HilrigError, ToolMissing
 from hilrig.excerpt import annotate
-from hilrig.runner import Program, read_program
+from hilrig.gate import GateOptions, Ledger
+from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S, Lease, start_leased
+from hilrig.runner import read_program
 from hilrig.session import DEFAULT_TIMEOUT_S, HilSession, Options, ProgramReport, identity
 from hilrig.targets import TargetSpec, known_targets, load_target
 
@@ -29,26 +33,38 @@ class _State:
     options: Options
     suites: Path
     spec: TargetSpec | None
+    gate: GateOptions = field(default_factory=GateOptions)
+    baseline: Baseline = field(default_factory=Baseline)
+    worker: int = 0  # xdist worker number: where this worker starts looking for a free board
+    say: Callable[[str], None] = lambda text: None
     session: HilSession | None = None
+    lease: Lease | None = None
     start_error: HilrigError | None = None
     properties: dict[str, str] = field(default_factory=dict)
 
     def ensure_session(self) -> HilSession:
-        """Start the board on first use; later calls re-raise the first failure."""
+        """Lease a board and start it on first use; later calls re-raise the first failure."""
         if self.start_error is not None:
             raise self.start_error
         if self.session is None:
             assert self.spec is not None
-            session = HilSession(self.spec, self.options)
             try:
-                session.start()
+                self.session, self.lease = start_leased(
+                    self.spec, self.options, self.gate.lock_timeout_s, first=self.worker,
+                    on_wait=self.say)
             except HilrigError as exc:
-                session.close()
                 self.start_error = exc
                 raise
-            self.session = session
-            self.properties.update(identity(session))
+            self.properties.update(identity(self.session))
+            self.properties.update(gating.board_properties(self.session))
         return self.session
+
+    def close(self) -> None:
+        """Stop the board, then give its lease back."""
+        if self.session is not None:
+            self.session.close()
+        if self.lease is not None:
+            self.lease.release()
 
 
 STATE = pytest.StashKey[_State]()
@@ -76,6 +92,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="flash --hil-firmware even if the board already runs it")
     group.addoption("--hil-keep-transcripts", action="store_true", default=False,
                     help="keep transcripts of passing programs too")
+    group.addoption("--hil-baseline", default=None, metavar="FILE",
+                    help="known failures per target (.toml or .json): only new failures fail")
+    group.addoption("--hil-update-baseline", action="store_true", default=False,
+                    help="write this run's failures into the --hil-baseline file")
+    group.addoption("--hil-count", type=int, default=1, metavar="N",
+                    help="run each program N times; programs failing some runs are intermittent")
+    group.addoption("--hil-lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT_S,
+                    metavar="S", help="how long to wait for a board other runs hold "
+                    f"(default {DEFAULT_LOCK_TIMEOUT_S:g} s)")
     parser.addini("hilrig_suites", "folder of suite programs, relative to rootdir",
                   default="suites")
     parser.addini("hilrig_timeout", "default per-program limit in seconds",
@@ -104,7 +129,6 @@ def read_options(config: pytest.Config) -> Options:
         results_dir=Path(results) if results is not None else root / ".hilrig" / "results",
         cache_dir=root / ".hilrig" / "cache",
         keep_transcripts=bool(config.getoption("hil_keep_transcripts")),
-        board_index=_worker_index(config),
         firmware=Path(firmware) if firmware is not None else None,
         reflash=bool(config.getoption("hil_reflash")),
     )
@@ -117,18 +141,79 @@ def _worker_index(config: pytest.Config) -> int:
     return int(str(worker.get("workerid", "gw0")).lstrip("gw") or 0)
 
 
+def read_gate_options(config: pytest.Config) -> GateOptions:
+    """The gating and leasing options, checked."""
+    baseline = config.getoption("hil_baseline")
+    update = bool(config.getoption("hil_update_baseline"))
+    count = int(config.getoption("hil_count"))
+    if update and baseline is None:
+        raise pytest.UsageError("--hil-update-baseline needs --hil-baseline FILE to write")
+    if count < 1:
+        raise pytest.UsageError(f"--hil-count {count}: run each program at least once")
+    return GateOptions(
+        baseline=Path(baseline) if baseline is not None else None,
+        update=update,
+        count=count,
+        lock_timeout_s=float(config.getoption("hil_lock_timeout")),
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Load the target file; a bad one stops the run with its sentence."""
+    """Load the target file and the baseline; a bad one stops the run with its sentence."""
     options = read_options(config)
+    gate = read_gate_options(config)
     target = config.getoption("target")
     spec = None
-    if target is not None:
-        try:
+    try:
+        if target is not None:
             spec = load_target(target, options.rootdir)
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        baseline = gate.load_baseline()
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if spec is not None:
+        _check_workers(config, spec)
     suites = options.rootdir / str(config.getini("hilrig_suites"))
-    config.stash[STATE] = _State(options, suites.resolve(), spec)
+    state = _State(options, suites.resolve(), spec, gate, baseline, _worker_index(config),
+                   _announcer(config))
+    config.stash[STATE] = state
+    if not _is_worker(config):
+        config.pluginmanager.register(GateRecorder(Ledger(gate, baseline)), "hilrig-gate")
+
+
+def _check_workers(config: pytest.Config, spec: TargetSpec) -> None:
+    """More xdist workers than boards would leave the extra workers waiting for a lease."""
+    workers = getattr(config.option, "numprocesses", None)
+    if isinstance(workers, int) and workers > spec.board_count() and not _is_worker(config):
+        raise pytest.UsageError(
+            f"-n {workers} starts {workers} workers, but target {spec.name} has "
+            f"{spec.board_count()} board(s) ({spec.path}: [[boards]] or instances); "
+            f"use -n {spec.board_count()} or -n auto"
+        )
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"hilrig: {text}")
+
+    return say
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` starts one worker per board of the target."""
+    target = config.getoption("target")
+    if target is None:
+        return None
+    try:
+        return load_target(target, Path(config.rootpath)).board_count()
+    except ConfigError:
+        return None  # pytest_configure reports it
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -190,17 +275,36 @@ class SuiteFile(pytest.File):
 class ProgramFailed(Exception):
     """Raised by a program item whose board run did not match."""
 
-    def __init__(self, report: ProgramReport) -> None:
-        super().__init__(report.comparison.reason)
+    def __init__(self, report: ProgramReport, headline: str | None = None,
+                 bundle: Path | None = None) -> None:
+        super().__init__(headline or report.comparison.reason)
         self.report = report
+        self.headline = headline
+        self.bundle = bundle
 
 
 class ProgramItem(pytest.Item):
     """One MicroPython program run on the target and compared with its reference."""
 
     def runtest(self) -> None:
-        """Run on the board, compare, and pass, skip or fail."""
+        """Run on the board (--hil-count times), compare, and pass, skip or fail; a failure
+        leaves a bundle, and a failure the baseline knows is an xfail."""
         state = self.config.stash[STATE]
+        session = self._session(state)
+        program = read_program(self.path, state.options.rootdir)
+        run = gating.run_gated(session, program, state.gate.count, state.baseline,
+                               state.properties, format_failure)
+        self.user_properties.extend(gating.to_properties(run, state.properties))
+        self.hil_report = run.report
+        match run.decision.status:
+            case GateStatus.SKIPPED:
+                pytest.skip(run.report.comparison.reason)
+            case GateStatus.KNOWN:
+                pytest.xfail(run.decision.headline)
+            case GateStatus.FAILED | GateStatus.INTERMITTENT:
+                raise ProgramFailed(run.report, run.decision.headline, run.bundle)
+
+    def _session(self, state: _State) -> HilSession:
         if state.spec is None:
             pytest.skip(f"no --target given: run pytest --target=NAME (targets: {_known(state)})")
         try:
@@ -211,25 +315,14 @@ class ProgramItem(pytest.Item):
             pytest.skip(str(exc))
         except HilrigError as exc:
             pytest.fail(f"board not available: {exc}", pytrace=False)
-        program = read_program(self.path, state.options.rootdir)
-        report = session.run_program(program)
-        self._record(report)
-        if report.comparison.verdict is Verdict.SKIP:
-            pytest.skip(report.comparison.reason)
-        if report.comparison.verdict is Verdict.MISMATCH:
-            raise ProgramFailed(report)
-
-    def _record(self, report: ProgramReport) -> None:
-        self.user_properties.append(("verdict", report.comparison.verdict.value))
-        if report.transcript is not None:
-            self.user_properties.append(("transcript", str(report.transcript)))
-        self.hil_report = report
+        return session
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
         """The diff for a mismatch; one sentence for a hilrig error; pytest's view otherwise."""
         if isinstance(excinfo.value, ProgramFailed):
-            return format_failure(excinfo.value.report)
+            failed = excinfo.value
+            return format_failure(failed.report, failed.headline, failed.bundle)
         if isinstance(excinfo.value, HilrigError):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
@@ -248,10 +341,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def format_failure(report: ProgramReport) -> str:
-    """Reason, diff, notes and where the transcript is."""
+def format_failure(report: ProgramReport, headline: str | None = None,
+                   bundle: Path | None = None) -> str:
+    """Reason (or the gate's headline), diff, notes, and where the transcript and bundle are."""
     c = report.comparison
-    parts = [c.reason]
+    parts = [headline or c.reason]
     if c.diff:
         parts.append(c.diff.rstrip())
     board = report.board
@@ -261,20 +355,58 @@ def format_failure(report: ProgramReport) -> str:
         if source:
             parts.append(source)
     parts += [f"note: {n}" for n in c.notes]
-    if report.transcript is not None:
+    if report.transcript is not None and report.transcript.is_file():
         parts.append(f"transcript: {report.transcript}")
+    if bundle is not None:
+        parts.append(f"bundle: {bundle} (rerun it: hilrig repro {bundle})")
     return "\n".join(parts)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Put run properties into junit, then stop the board (before junit is written)."""
-    state = session.config.stash.get(STATE, None)
+    """Update the baseline, put run properties into junit (before it is written; an xdist
+    worker hands them to the controller), then stop the board and free its lease."""
+    config = session.config
+    state = config.stash.get(STATE, None)
     if state is None:
         return
-    _junit_properties(session.config, state.properties)
-    if state.session is not None:
-        state.session.close()
+    recorder = config.pluginmanager.get_plugin("hilrig-gate")
+    if isinstance(recorder, GateRecorder):
+        if state.spec is not None:
+            recorder.ledger.finish(state.spec.name)
+        _junit_properties(config, recorder.ledger.run_properties(state.properties))
+    elif _is_worker(config):  # the controller writes junit
+        config.workeroutput["hilrig_properties"] = dict(state.properties)  # type: ignore[attr-defined]
+    state.close()
+
+
+class GateRecorder:
+    """Registered on the controller (or the only process): learns each program's gate status
+    from its test report, then prints the gate's terminal summary."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Remember the gate decision a program item recorded in its user properties."""
+        if report.when == "call":
+            self.ledger.record(report.user_properties)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        """Collect a finished xdist worker's run properties (its board, firmware)."""
+        output = getattr(node, "workeroutput", None) or {}
+        props = output.get("hilrig_properties")
+        if props:
+            self.ledger.worker_properties.append(dict(props))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Fixed, intermittent and known failures, and what happened to the baseline."""
+        lines = self.ledger.summary()
+        if lines:
+            terminalreporter.section("hilrig gate")
+            for line in lines:
+                terminalreporter.write_line(line)
 
 
 def _junit_properties(config: pytest.Config, properties: dict[str, str]) -> None:

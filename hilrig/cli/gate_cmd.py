@@ -1,0 +1,132 @@
+"""``hilrig report`` and ``hilrig repro``: a Markdown matrix of junit results; rerunning a
+failure bundle on a board.
+
+``hilrig repro`` exits 0 when the failure reproduced at least once, 1 when no run reproduced it,
+and 2 for usage errors and boards that could not be reached (nothing was learned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hilrig.compare import Verdict
+from hilrig.errors import HilrigError
+from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from hilrig.repro import Repro, ReproRun
+
+EXIT_REPRODUCED = 0
+EXIT_NOT_REPRODUCED = 1
+EXIT_ERROR = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``report`` and ``repro`` commands."""
+    report = subparsers.add_parser(
+        "report", help="Markdown program x target matrix from junit files (for CI summaries)"
+    )
+    report.add_argument("junit", nargs="+", type=Path, metavar="FILE.xml", help="junit files")
+    report.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
+    report.add_argument(
+        "--append", action="store_true", help="append to --output (as $GITHUB_STEP_SUMMARY wants)"
+    )
+    report.set_defaults(handler=run_report)
+    repro = subparsers.add_parser(
+        "repro", help="rerun a failure bundle on a board and say whether it reproduced"
+    )
+    repro.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder")
+    repro.add_argument("--target", help="target name or .toml (default: the bundle's own)")
+    repro.add_argument("--count", type=int, default=1, metavar="N", help="runs (default 1)")
+    repro.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT_S,
+        metavar="S",
+        help=f"wait this long for a free board (default {DEFAULT_LOCK_TIMEOUT_S:g} s)",
+    )
+    repro.set_defaults(handler=run_repro)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Print (or write) the Markdown summary of the junit files."""
+    from hilrig.report import summarise
+
+    text = summarise(args.junit)
+    if args.output is None:
+        print(text, end="")
+        return 0
+    with args.output.open("a" if args.append else "w", encoding="utf-8") as out:
+        out.write(text)
+    return 0
+
+
+def run_repro(args: argparse.Namespace) -> int:
+    """Rerun the bundle; exit 0 reproduced, 1 not reproduced, 2 could not tell."""
+    if args.count < 1:
+        print("hilrig: --count must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        repro = _reproduce(args)
+    except HilrigError as exc:
+        if args.debug:
+            raise
+        print(f"hilrig: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return _print_repro(repro)
+
+
+def _reproduce(args: argparse.Namespace) -> Repro:
+    from hilrig.bundle import read_bundle
+    from hilrig.cli.board_cmd import find_rootdir
+    from hilrig.repro import bundle_target, reproduce
+    from hilrig.session import Options
+
+    bundle = read_bundle(args.bundle)
+    root = find_rootdir(Path.cwd())
+    options = Options(
+        rootdir=root,
+        cache_dir=root / ".hilrig" / "cache",
+        results_dir=bundle.path / "repro",
+        keep_transcripts=True,
+    )
+    spec = bundle_target(bundle, args.target, options)
+    print(f"Bundle:  {bundle.path}")
+    print(f"Program: {bundle.program.name}, failed on {bundle.target}: {bundle.reason}")
+
+    def waiting(text: str) -> None:
+        print(f"hilrig: {text}", file=sys.stderr)
+
+    return reproduce(bundle, spec, options, args.count, args.lock_timeout, on_wait=waiting)
+
+
+def _print_repro(repro: Repro) -> int:
+    print(f"Board:   {repro.board} (target {repro.target})")
+    for note in repro.notes:
+        print(f"note: {note}")
+    for n, run in enumerate(repro.runs, 1):
+        print(f"run {n}: {_outcome(run)}")
+        if run.change:
+            print("  differs from the recorded board output:")
+            print(textwrap.indent(run.change, "    "))
+        else:
+            print("  same output as the recorded board run")
+    total = len(repro.runs)
+    if repro.reproduced:
+        print(f"reproduced {repro.reproduced} of {total} run(s)")
+        return EXIT_REPRODUCED
+    print(f"did not reproduce in {total} run(s)")
+    return EXIT_NOT_REPRODUCED
+
+
+def _outcome(run: ReproRun) -> str:
+    comparison = run.report.comparison
+    if run.reproduced:
+        return f"reproduced: {comparison.reason}"
+    if comparison.verdict is Verdict.SKIP:
+        return f"did not reproduce: skipped ({comparison.reason})"
+    return "did not reproduce: the output matches the recorded reference"

@@ -1,0 +1,147 @@
+"""Failure bundles written by the plugin on the host VM target, read back, and rerun with
+``hilrig repro`` on a real board (the host VM)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from hilrig.bundle import bundle_dir, read_bundle
+from hilrig.cli import main
+from hilrig.errors import ConfigError
+from hilrig.repro import describe_change
+from hilrig.results import Outcome, RunResult
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+WRONG = "print('a')\nprint(6 * 7)\nraise ValueError('late')\n"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A unix-target project with a program that fails against its .exp file."""
+    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
+    monkeypatch.chdir(pytester.path)
+    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
+    (pytester.path / "targets").mkdir()
+    (pytester.path / "targets" / "unix.toml").write_text((ROOT / "targets/unix.toml").read_text())
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "good.py").write_text("print(1)\n")
+    (pytester.path / "suites" / "wrong.py").write_text(WRONG)
+    (pytester.path / "suites" / "wrong.py.exp").write_text(
+        'b\n42\nTraceback (most recent call last):\n  File "suites/wrong.py", line 3, in <module>\n'
+        "ValueError: late\n"
+    )
+    return pytester
+
+
+def _failing_run(project: pytest.Pytester) -> Path:
+    result = project.runpytest("--target=unix")
+    result.assert_outcomes(passed=1, failed=1)
+    bundle = bundle_dir(project.path / ".hilrig" / "results", "unix", "suites/wrong.py")
+    result.stdout.fnmatch_lines([f"bundle: {bundle} (rerun it: hilrig repro {bundle})"])
+    return bundle
+
+
+def test_a_failing_program_leaves_a_complete_bundle(project: pytest.Pytester) -> None:
+    folder = _failing_run(project)
+    names = {p.name for p in folder.iterdir()}
+    assert names >= {
+        "bundle.json", "program.py", "program.py.exp", "program.mpy", "command.txt", "unix.toml",
+        "identity.json", "transcript.txt", "board.stdout", "board.traceback", "diff.txt",
+    }  # fmt: skip
+    manifest = json.loads((folder / "bundle.json").read_text())
+    assert manifest["program"] == "suites/wrong.py" and manifest["target"] == "unix"
+    assert manifest["mode"] == "mpy" and manifest["board"]["outcome"] == "exception"
+    assert set(manifest["files"]) == names - {"bundle.json"}
+    command = shlex.split((folder / "command.txt").read_text())
+    assert "mpy-cross" in command[0] and "suites/wrong.py" in command
+    assert (folder / "program.mpy").read_bytes()[:1] == b"M"
+    assert json.loads((folder / "identity.json").read_text())["target"] == "unix"
+    assert (folder / "board.stdout").read_bytes().replace(b"\r", b"") == b"a\n42\n"
+    assert b"ValueError: late" in (folder / "board.traceback").read_bytes()
+    assert "stdout line 1 differs" in (folder / "diff.txt").read_text()
+    assert (folder / "transcript.txt").read_text().startswith("# hilrig transcript: suites/wrong")
+    bundle = read_bundle(folder)
+    assert bundle.program.name == "suites/wrong.py" and bundle.mpy is not None
+    assert bundle.program.expected is not None and bundle.reference is None
+    # Once the program passes, its bundle goes: a stale bundle would mislead.
+    (project.path / "suites" / "wrong.py.exp").unlink()
+    project.runpytest("--target=unix").assert_outcomes(passed=2)
+    assert not folder.exists()
+
+
+def test_repro_reruns_the_bundle_and_says_it_reproduced(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    capsys.readouterr()
+    assert main(["repro", str(folder), "--count", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Board:   unix VM (target unix)" in out
+    assert "run 1: reproduced: stdout line 1 differs" in out
+    assert "run 2: reproduced" in out and "same output as the recorded board run" in out
+    assert "reproduced 2 of 2 run(s)" in out
+    assert "note:" not in out  # the exact .mpy loaded on the same firmware
+
+
+def test_repro_of_a_hang_compares_with_the_recorded_host_reference(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No .exp file: the host reference ran too, after the board timed out, for the bundle.
+    (project.path / "suites" / "bad.py").write_text("while True:\n    pass\n")
+    result = project.runpytest("--target=unix", "--hil-timeout=0.5", "suites/bad.py")
+    result.assert_outcomes(failed=1)
+    folder = bundle_dir(project.path / ".hilrig" / "results", "unix", "suites/bad.py")
+    bundle = read_bundle(folder)
+    assert bundle.board is not None and bundle.board.outcome is Outcome.TIMEOUT
+    assert bundle.reference is not None and bundle.reference.outcome is Outcome.TIMEOUT
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "run 1: reproduced: timeout after 0.5 s" in out
+
+
+def test_repro_exit_one_when_it_does_not_reproduce(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    exp = folder / "program.py.exp"
+    exp.write_text(exp.read_text().replace("b\n", "a\n", 1))  # the recorded expectation, fixed
+    (folder / "board.stdout").write_text("a\n43\n")
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "run 1: did not reproduce: the output matches the recorded reference" in out
+    assert "-43\n    +42" in out.replace("\r", "")
+    assert "did not reproduce in 1 run(s)" in out
+
+
+def test_repro_exit_two_for_a_missing_bundle_or_target(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["repro", str(project.path / "nothing")]) == 2
+    assert "is not a complete hilrig bundle" in capsys.readouterr().err
+    folder = _failing_run(project)
+    assert main(["repro", str(folder), "--target", "nonesuch"]) == 2
+    assert "unknown target 'nonesuch'" in capsys.readouterr().err
+
+
+def test_read_bundle_rejects_other_versions(tmp_path: Path) -> None:
+    (tmp_path / "bundle.json").write_text('{"version": 99}')
+    with pytest.raises(ConfigError, match="bundle version 99"):
+        read_bundle(tmp_path)
+
+
+def test_describe_change() -> None:
+    ok = RunResult(Outcome.OK, b"1\r\n2\r\n")
+    assert describe_change(ok, RunResult(Outcome.OK, b"1\n2\n")) == ""
+    diff = describe_change(ok, RunResult(Outcome.OK, b"1\n3\n"))
+    assert "--- recorded board" in diff and "-2" in diff and "+3" in diff
+    hung = RunResult(Outcome.TIMEOUT, detail="timeout after 1 s")
+    assert describe_change(hung, RunResult(Outcome.TIMEOUT)) == ""
+    assert describe_change(hung, ok) == "recorded: timeout (timeout after 1 s); this run: ok"
