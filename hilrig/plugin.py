@@ -1,8 +1,10 @@
 """The pytest plugin: suite programs as test items, ``--target`` and the ``--hil-*`` options.
 
 Only this module imports pytest. Every ``.py`` under the suites folder (ini ``hilrig_suites``) is
-one :class:`ProgramItem`; CPython never imports it. The board starts once per run (at the header,
-or at the first program) and is stopped at session end, Ctrl-C included.
+one :class:`ProgramItem`; CPython never imports it. Each run, or each xdist worker, leases one
+board of the target (:mod:`hilrig.lease`) and starts it once (at the header, or at the first
+program); it is stopped and released at session end, Ctrl-C included. Gating on a baseline,
+``--hil-count`` and failure bundles are :mod:`hilrig.gate`'s; this module maps them onto pytest.
 """
 
 from __future__ import annotations
