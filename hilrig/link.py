@@ -7,8 +7,11 @@ drives a USB port, an RFC2217 socket, a QEMU pty and the host VM's pty.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import select
+import struct
+import termios
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -33,29 +36,91 @@ class Link(Protocol):
 
 
 class FdLink:
-    """A pty master (host VM) or pty slave (QEMU) file descriptor."""
+    """A pty master (host VM) or a connected socket (QEMU's serial port) as a file descriptor.
 
-    def __init__(self, fd: int, label: str, owns_fd: bool = True) -> None:
+    ``in_flight``: write in pieces of at most this many bytes, each only once the other side has
+    read the one before, and then ``settle_s`` later. QEMU reads its serial socket only as fast
+    as the guest's UART takes bytes, but firmware behind that UART may keep input in a small ring
+    that drops what does not fit while its main loop is busy (the micro:bit's holds 64 bytes).
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        label: str,
+        owns_fd: bool = True,
+        write_timeout_s: float = 10.0,
+        in_flight: int | None = None,
+        settle_s: float = 0.0,
+    ) -> None:
         self.fd = fd
         self.label = label
         self.owns_fd = owns_fd
+        self.write_timeout_s = write_timeout_s
+        self.in_flight = in_flight
+        self.settle_s = settle_s
         self.closed = False
+        self._last_write = 0.0
 
     def write(self, data: bytes) -> None:
-        """Write everything, waiting while the pty buffer is full."""
+        """Write everything, waiting while the buffer is full; LinkTimeout if it stays full.
+
+        A board that stops reading (a hung emulator, a stuck VM) must not hang the run, so the
+        descriptor is made non-blocking and every wait for room has a deadline.
+        """
+        if self.closed:
+            raise LinkError(f"{self.label} is closed")
+        if os.get_blocking(self.fd):
+            os.set_blocking(self.fd, False)
+        step = self.in_flight or len(data) or 1
+        for i in range(0, len(data), step):
+            if self.in_flight:
+                self._wait_until_read()
+            self._write_all(data[i : i + step])
+
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
+        deadline = Deadline.after(self.write_timeout_s)
         while view:
             try:
                 n = os.write(self.fd, view)
             except BlockingIOError:
-                select.select([], [self.fd], [], 0.05)
+                _, ready, _ = select.select([], [self.fd], [], deadline.remaining())
+                if not ready:
+                    raise LinkTimeout(
+                        f"{self.label} took no input for {self.write_timeout_s:g} s "
+                        f"({len(view)} bytes unsent)"
+                    ) from None
                 continue
             except OSError as exc:
                 raise LinkError(f"writing to {self.label} failed: {exc.strerror}") from exc
             view = view[n:]
+            deadline = Deadline.after(self.write_timeout_s)
+        self._last_write = time.monotonic()
+
+    def unread_by_peer(self) -> int:
+        """Bytes written that the other side has not read yet (0 where the OS cannot say)."""
+        try:
+            answer = fcntl.ioctl(self.fd, termios.TIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            return 0
+        return int(struct.unpack("i", answer)[0])
+
+    def _wait_until_read(self) -> None:
+        deadline = Deadline.after(self.write_timeout_s)
+        waited = False
+        while self.unread_by_peer():
+            if deadline.expired():
+                raise LinkTimeout(f"{self.label} took no input for {self.write_timeout_s:g} s")
+            waited = True
+            time.sleep(0.0002)
+        if waited or time.monotonic() - self._last_write < self.settle_s:
+            time.sleep(self.settle_s)
 
     def read_some(self, deadline: Deadline) -> bytes:
         """Read what is there, waiting until the deadline for the first byte."""
+        if self.closed:
+            raise LinkError(f"{self.label} is closed")
         while True:
             left = deadline.remaining()
             ready, _, _ = select.select([self.fd], [], [], left)
@@ -129,13 +194,16 @@ class SerialLink:
     def read_some(self, deadline: Deadline) -> bytes:
         """Read what is waiting, polling until the deadline."""
         while True:
-            waiting = self._guard(lambda: self.port.in_waiting, "reading from")
-            data: bytes = self._guard(lambda: self.port.read(max(1, waiting)), "reading from")
+            data: bytes = self._guard(self._read_waiting, "reading from")
             if data:
                 return data
             if deadline.expired():
                 raise LinkTimeout(f"{self.label} sent nothing for {deadline.budget_s:g} s")
             time.sleep(0.001)
+
+    def _read_waiting(self) -> bytes:
+        data: bytes = self.port.read(max(1, self.port.in_waiting))
+        return data
 
     def _guard(self, call: Callable[[], Any], verb: str) -> Any:
         import serial
