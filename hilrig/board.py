@@ -16,7 +16,7 @@ from hilrig.deadline import Deadline
 from hilrig.errors import BoardBroken, HilrigError, LinkError, ReplError
 from hilrig.link import Link
 from hilrig.probe import parse_probe, probe_code
-from hilrig.rawrepl import RAW_PROMPT, ExecReply, RawRepl
+from hilrig.rawrepl import PLAIN_CHUNK, RAW_PROMPT, ExecReply, RawRepl
 from hilrig.targets import ReplSpec
 from hilrig.transcript import RecordingLink, Transcript
 
@@ -28,7 +28,12 @@ SOFT_RESET_BUDGET_S = 5.0  # a soft reset runs boot.py
 
 
 class Connection(Protocol):
-    """How to reach one board and how to hard-reset it."""
+    """How to reach one board and how to hard-reset it.
+
+    A connection whose link waits for the board to take each piece of input before sending the
+    next (QEMU: see ``hilrig.qemu.INPUT_IN_FLIGHT``) says so with ``paces_input = True``; plain
+    raw mode then sends without the target's time-based pauses.
+    """
 
     label: str
     soft_reset_restarts: bool  # the unix port ends its process on soft reset
@@ -52,8 +57,9 @@ class Connection(Protocol):
 class Board:
     """One board in a run. Not thread-safe: one program at a time."""
 
-    def __init__(self, connection: Connection, boot_timeout_s: float = 15.0,
-                 plain: ReplSpec | None = None) -> None:
+    def __init__(
+        self, connection: Connection, boot_timeout_s: float = 15.0, plain: ReplSpec | None = None
+    ) -> None:
         self.connection = connection
         self.plain = plain if plain is not None else ReplSpec()
         self.boot_timeout_s = boot_timeout_s
@@ -91,10 +97,14 @@ class Board:
             self.link.transcript = old  # keep recording into the program's transcript
         raw_paste = self.repl.raw_paste if self.repl is not None else None
         # Plain raw mode has no flow control: even behind QEMU's flow-controlled UART, the
-        # micro:bit 1.9.2 firmware drops bytes its small receive buffer cannot hold.
-        pacing = 0.0 if self.connection.fresh_link_entered() else self.plain.plain_pause_s
-        self.repl = RawRepl(self.link, raw_paste=raw_paste, pacing_s=pacing,
-                            chunk=self.plain.plain_chunk_bytes)
+        # micro:bit 1.9.2 firmware drops bytes its small receive buffer cannot hold. Time-based
+        # pauses do not survive a loaded host (QEMU delivers what piled up in one burst), so a
+        # link that paces itself against what the board has read is preferred.
+        if self.connection.fresh_link_entered() or getattr(self.connection, "paces_input", False):
+            pacing, chunk = 0.0, PLAIN_CHUNK
+        else:
+            pacing, chunk = self.plain.plain_pause_s, self.plain.plain_chunk_bytes
+        self.repl = RawRepl(self.link, raw_paste=raw_paste, pacing_s=pacing, chunk=chunk)
         if self.connection.fresh_link_entered():
             self.repl.read_until(RAW_PROMPT, deadline)
         else:

@@ -41,8 +41,13 @@ class ExecReply:
 class RawRepl:
     """Raw REPL client. ``raw_paste=None`` asks the board once and remembers the answer."""
 
-    def __init__(self, link: Link, raw_paste: bool | None = None, pacing_s: float = 0.01,
-                 chunk: int = PLAIN_CHUNK) -> None:
+    def __init__(
+        self,
+        link: Link,
+        raw_paste: bool | None = None,
+        pacing_s: float = 0.01,
+        chunk: int = PLAIN_CHUNK,
+    ) -> None:
         self.chunk = chunk
         self.link = link
         self.raw_paste = raw_paste
