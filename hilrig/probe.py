@@ -14,10 +14,10 @@ from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ReplError
 
 # Modules whose presence decides skips and the loader; checked by import, cheapest first.
-MODULES = (
-    "micropython", "gc", "array", "struct", "ustruct", "collections", "ucollections", "io",
-    "uio", "json", "ujson", "re", "ure", "math", "cmath", "os", "uos", "vfs", "errno", "time",
-    "utime", "select", "binascii", "hashlib", "random", "heapq", "_thread", "asyncio", "machine",
+MODULES = tuple(
+    "micropython gc array struct ustruct collections ucollections io uio json ujson re ure math "
+    "cmath os uos vfs errno time utime select binascii hashlib random heapq _thread asyncio "
+    "machine".split()
 )
 
 PROBE_SCRIPT = """\
@@ -81,16 +81,47 @@ def error_level(message_length: int) -> ErrorReporting:
     return ErrorReporting.DETAILED
 
 
+# What each value of the probe's tuple must be, in order (None where firmware may lack it).
+_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("platform", str),
+    ("version", tuple),
+    ("sys.version", str),
+    ("mpy", (int, type(None))),
+    ("machine", str),
+    ("build", str),
+    ("float bits", int),
+    ("small int bits", int),
+    ("big ints", bool),
+    ("error message length", int),
+    ("mem_free", (int, type(None))),
+    ("modules", list),
+)
+
+
+def _probe_values(text: str) -> tuple[Any, ...]:
+    """The probe's tuple, each value checked; ReplError naming what is wrong."""
+    try:
+        values: Any = ast.literal_eval(text.splitlines()[-1])
+    except (ValueError, SyntaxError, IndexError, TypeError, MemoryError, RecursionError) as exc:
+        raise ReplError(f"the capability probe printed {text[:200]!r}, not its answer") from exc
+    if not isinstance(values, tuple) or len(values) != len(_FIELDS):
+        raise ReplError(f"the capability probe printed {text[:200]!r}, not its answer")
+    for (name, kind), value in zip(_FIELDS, values, strict=True):
+        if not isinstance(value, kind):
+            raise ReplError(f"the capability probe's {name} is {value!r}; in {text[:200]!r}")
+    if not all(isinstance(v, int) for v in values[1]) or not all(
+        isinstance(m, str) for m in values[11]
+    ):
+        raise ReplError(f"the capability probe printed {text[:200]!r}, not its answer")
+    return tuple(values)
+
+
 def parse_probe(output: bytes, banner: str, raw_paste: bool) -> Capabilities:
     """Read the probe's printed tuple into Capabilities; ReplError if it is not there."""
     text = output.decode("utf-8", "replace").strip()
-    try:
-        values: Any = ast.literal_eval(text.splitlines()[-1])
-        platform, version, sys_version, mpy, machine, build, fbits, nbits, big, el, mf, mods = (
-            values
-        )
-    except (ValueError, SyntaxError, IndexError, TypeError) as exc:
-        raise ReplError(f"the capability probe printed {text[:200]!r}, not its answer") from exc
+    platform, version, sys_version, mpy, machine, build, fbits, nbits, big, el, mf, mods = (
+        _probe_values(text)
+    )
     modules = frozenset(mods)
     loader_ok = ("vfs" in modules or "os" in modules or "uos" in modules) and (
         "io" in modules or "uio" in modules
@@ -105,7 +136,7 @@ def parse_probe(output: bytes, banner: str, raw_paste: bool) -> Capabilities:
         build=build,
         float_bits=fbits,
         small_int_bits=nbits,
-        bigint=bool(big),
+        bigint=big,
         error_reporting=error_level(el),
         mem_free=mf,
         modules=modules,
