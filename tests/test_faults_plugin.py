@@ -1,0 +1,149 @@
+"""Faults through the pytest plugin on the host VM and the QEMU micro:bit, and pytest itself
+interrupted: the run goes on after a hang, says what happened, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from real_targets import MICROBIT, ROOT, descendants, microbit_spec
+
+from hilrig.deadline import Deadline
+
+pytest_plugins = ["pytester"]
+
+TARGETS = {"host": "unix", "microbit": MICROBIT}
+
+
+@pytest.fixture
+def project(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> pytest.Pytester:
+    """A user project with both target files; board leases in a folder of its own."""
+    monkeypatch.setenv("HILRIG_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
+    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
+    (pytester.path / "targets").mkdir()
+    for name in TARGETS.values():
+        text = (ROOT / "targets" / f"{name}.toml").read_text()
+        (pytester.path / "targets" / f"{name}.toml").write_text(text)
+    (pytester.path / "suites").mkdir()
+    return pytester
+
+
+def program(project: pytest.Pytester, name: str, text: str) -> None:
+    (project.path / "suites" / name).write_text(text)
+
+
+@pytest.mark.parametrize("kind", ["host", "microbit"])
+def test_hang_fails_with_timeout_and_next_program_passes(
+    project: pytest.Pytester, kind: str
+) -> None:
+    if kind == "microbit":
+        microbit_spec()
+    program(project, "a_hang.py", "print('spinning')\nwhile True:\n    pass\n")
+    program(project, "b_next.py", "print('next')\n")
+    started = time.monotonic()
+    result = project.runpytest(f"--target={TARGETS[kind]}", "--hil-timeout=1", "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*a_hang.py::a_hang FAILED*",
+            "*b_next.py::b_next PASSED*",
+            "*timeout after 1 s (board recovered by Ctrl-C)*",
+            "*spinning*",
+            "*transcript: *a_hang.py.txt*",
+        ]
+    )
+    assert time.monotonic() - started < 15
+
+
+def test_memory_error_skips_without_output_and_fails_with_it(project: pytest.Pytester) -> None:
+    microbit_spec()
+    program(project, "a_too_big.py", "x = [0] * 100000\nprint(len(x))\n")
+    program(project, "b_too_big_after_output.py", "print('before')\nx = [0] * 100000\n")
+    program(project, "c_next.py", "print('next')\n")
+    result = project.runpytest(f"--target={MICROBIT}", "-v", "-rs")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*a_too_big.py::a_too_big SKIPPED*",
+            "*b_too_big_after_output.py::b_too_big_after_output FAILED*",
+            "*c_next.py::c_next PASSED*",
+        ]
+    )
+    out = result.stdout.str()
+    assert "too large for the board's heap (MemoryError)" in out
+    assert "MemoryError" in out.split("b_too_big_after_output", 2)[-1]
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: bytes | None, deadline: Deadline) -> bytes:
+    """Output until ``marker`` (None: until the end) or the deadline."""
+    assert proc.stdout is not None
+    got = b""
+    while (marker is None or marker not in got) and not deadline.expired():
+        ready, _, _ = select.select([proc.stdout], [], [], deadline.remaining())
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            got += chunk
+    return got
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.Pytester) -> None:
+    spec = microbit_spec()
+    program(project, "a_hang.py", "while True:\n    pass\n")
+    program(project, "b_never.py", "print('never run')\n")
+    junit = project.path / "out.xml"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    argv = [sys.executable, "-m", "pytest", f"--target={MICROBIT}", f"--junitxml={junit}"]
+    argv += ["-v", "-p", "no:cacheprovider", "--hil-timeout=60"]
+    proc = subprocess.Popen(
+        argv, cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        said = _read_until(proc, b"a_hang", Deadline.after(30))
+        assert b"a_hang" in said, said.decode(errors="replace")
+        time.sleep(0.5)  # the program is running on the board now
+        children = descendants(proc.pid)
+        emulators = [pid for pid in children if str(spec.firmware) in _cmdline(pid)]
+        assert emulators, f"no QEMU among {[_cmdline(p) for p in children]}"
+        proc.send_signal(signal.SIGINT)
+        rest = _read_until(proc, None, Deadline.after(20))
+        assert proc.wait(20) == pytest.ExitCode.INTERRUPTED, (said + rest).decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert b"KeyboardInterrupt" in said + rest
+    root = ET.parse(junit).getroot()  # written, and well-formed
+    assert root.tag == "testsuites" and root.find("testsuite") is not None
+    deadline = Deadline.after(5)
+    while any(_alive(pid) for pid in children) and not deadline.expired():
+        time.sleep(0.05)
+    assert not [pid for pid in children if _alive(pid)], "processes outlived pytest"
