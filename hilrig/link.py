@@ -1,7 +1,7 @@
 """Byte streams to boards: a pty file descriptor or a pyserial port, behind one small Protocol.
 
 The raw REPL speaks to a :class:`Link`, never to pyserial directly, so the same protocol code
-drives a USB port, an RFC2217 socket, a QEMU pty and the host VM's pty.
+drives a USB port, an RFC2217 socket, QEMU's serial socket and the host VM's pty.
 """
 
 from __future__ import annotations
