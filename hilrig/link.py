@@ -1,4 +1,4 @@
-"""Byte streams to boards: a pty file descriptor or a pyserial port, behind one small Protocol.
+"""Byte streams to boards: a file descriptor (pty, socket) or a pyserial port, behind one Protocol.
 
 The raw REPL speaks to a :class:`Link`, never to pyserial directly, so the same protocol code
 drives a USB port, an RFC2217 socket, QEMU's serial socket and the host VM's pty.
