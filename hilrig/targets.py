@@ -122,8 +122,9 @@ class CompareSpec:
 class ReplSpec:
     """How code is sent in plain raw mode (firmware without raw-paste has no flow control)."""
 
-    # micro:bit 1.9.2 drops bytes when its ~20-byte receive buffer overflows while the REPL is
-    # busy growing its line buffer; 16-byte chunks 2 ms apart lost none in 237 programs.
+    # micro:bit 1.9.2 drops what its 64-byte receive ring cannot hold while its main loop is
+    # busy; on a quiet host 16-byte chunks 2 ms apart lost none in 800 runs. Serial boards only:
+    # QEMU targets pace against what the emulator has read (hilrig.qemu.INPUT_IN_FLIGHT).
     plain_chunk_bytes: int = 16
     plain_pause_s: float = 0.002
 
