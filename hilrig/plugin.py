@@ -115,8 +115,9 @@ def read_options(config: pytest.Config) -> Options:
     ini_timeout = str(config.getini("hilrig_timeout"))
     try:
         ini_value = float(ini_timeout)
-    except ValueError as exc:
-        raise pytest.UsageError(f"ini option hilrig_timeout = {ini_timeout!r} is not a number")
+    except ValueError:
+        raise pytest.UsageError(
+            f"ini option hilrig_timeout = {ini_timeout!r} is not a number") from None
     results = config.getoption("hil_results")
     mpy_cross = config.getoption("hil_mpy_cross")
     reference = config.getoption("hil_reference")
