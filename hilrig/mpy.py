@@ -52,7 +52,7 @@ KNOWN_VERSIONS = range(2, 7)
 _ARCH_FLAGS_PRESENT = 0x40  # v6 header byte 2, bit 6: a vuint of arch flags follows
 _ARMV6M, _ARMV7EMDP, _RV32IMC = 4, 8, 11  # Thumb family bounds and the one arch with flags
 
-# MicroPython release -> (.mpy major, sub-version) it loads, newest first (docs/reference/mpyfiles.rst).
+# MicroPython release -> (.mpy major, sub) it loads, newest first (docs/reference/mpyfiles.rst).
 MPY_BY_RELEASE: tuple[tuple[tuple[int, int, int], int, int], ...] = (
     ((1, 23, 0), 6, 3),
     ((1, 22, 0), 6, 2),

@@ -52,8 +52,12 @@ class _State:
             assert self.spec is not None
             try:
                 self.session, self.lease = start_leased(
-                    self.spec, self.options, self.gate.lock_timeout_s, first=self.worker,
-                    on_wait=self.say)
+                    self.spec,
+                    self.options,
+                    self.gate.lock_timeout_s,
+                    first=self.worker,
+                    on_wait=self.say,
+                )
             except HilrigError as exc:
                 self.start_error = exc
                 raise
@@ -75,38 +79,94 @@ STATE = pytest.StashKey[_State]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The --target and --hil-* options and the hilrig_* ini values."""
     group = parser.getgroup("hilrig", "hilrig: MicroPython boards")
-    group.addoption("--target", default=None, metavar="NAME",
-                    help="run suite programs on targets/NAME.toml (or a path to a .toml)")
-    group.addoption("--hil-timeout", type=float, default=None, metavar="S",
-                    help="wall-clock limit per program in seconds (default: target, then ini)")
-    group.addoption("--hil-reference", default=None, choices=("host", "cpython", "exp"),
-                    help="what board output is compared with (default host)")
-    group.addoption("--hil-emit", default=None, choices=("bytecode", "native", "viper"),
-                    help="mpy-cross emitter for all programs (default: the target's)")
-    group.addoption("--hil-mpy-cross", default=None, metavar="PATH",
-                    help="use this mpy-cross (checked against the firmware first)")
-    group.addoption("--hil-results", default=None, metavar="DIR",
-                    help="where transcripts and bundles go (default .hilrig/results)")
-    group.addoption("--hil-firmware", default=None, metavar="FILE",
-                    help="flash this firmware first (skipped if the board already runs it); "
-                    "QEMU targets boot it")
-    group.addoption("--hil-reflash", action="store_true", default=False,
-                    help="flash --hil-firmware even if the board already runs it")
-    group.addoption("--hil-keep-transcripts", action="store_true", default=False,
-                    help="keep transcripts of passing programs too")
-    group.addoption("--hil-baseline", default=None, metavar="FILE",
-                    help="known failures per target (.toml or .json): only new failures fail")
-    group.addoption("--hil-update-baseline", action="store_true", default=False,
-                    help="write this run's failures into the --hil-baseline file")
-    group.addoption("--hil-count", type=int, default=1, metavar="N",
-                    help="run each program N times; programs failing some runs are intermittent")
-    group.addoption("--hil-lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT_S,
-                    metavar="S", help="how long to wait for a board other runs hold "
-                    f"(default {DEFAULT_LOCK_TIMEOUT_S:g} s)")
-    parser.addini("hilrig_suites", "folder of suite programs, relative to rootdir",
-                  default="suites")
-    parser.addini("hilrig_timeout", "default per-program limit in seconds",
-                  default=str(DEFAULT_TIMEOUT_S))
+    group.addoption(
+        "--target",
+        default=None,
+        metavar="NAME",
+        help="run suite programs on targets/NAME.toml (or a path to a .toml)",
+    )
+    group.addoption(
+        "--hil-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="wall-clock limit per program in seconds (default: target, then ini)",
+    )
+    group.addoption(
+        "--hil-reference",
+        default=None,
+        choices=("host", "cpython", "exp"),
+        help="what board output is compared with (default host)",
+    )
+    group.addoption(
+        "--hil-emit",
+        default=None,
+        choices=("bytecode", "native", "viper"),
+        help="mpy-cross emitter for all programs (default: the target's)",
+    )
+    group.addoption(
+        "--hil-mpy-cross",
+        default=None,
+        metavar="PATH",
+        help="use this mpy-cross (checked against the firmware first)",
+    )
+    group.addoption(
+        "--hil-results",
+        default=None,
+        metavar="DIR",
+        help="where transcripts and bundles go (default .hilrig/results)",
+    )
+    group.addoption(
+        "--hil-firmware",
+        default=None,
+        metavar="FILE",
+        help="flash this firmware first (skipped if the board already runs it); "
+        "QEMU targets boot it",
+    )
+    group.addoption(
+        "--hil-reflash",
+        action="store_true",
+        default=False,
+        help="flash --hil-firmware even if the board already runs it",
+    )
+    group.addoption(
+        "--hil-keep-transcripts",
+        action="store_true",
+        default=False,
+        help="keep transcripts of passing programs too",
+    )
+    group.addoption(
+        "--hil-baseline",
+        default=None,
+        metavar="FILE",
+        help="known failures per target (.toml or .json): only new failures fail",
+    )
+    group.addoption(
+        "--hil-update-baseline",
+        action="store_true",
+        default=False,
+        help="write this run's failures into the --hil-baseline file",
+    )
+    group.addoption(
+        "--hil-count",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each program N times; programs failing some runs are intermittent",
+    )
+    group.addoption(
+        "--hil-lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT_S,
+        metavar="S",
+        help=f"how long to wait for a board other runs hold (default {DEFAULT_LOCK_TIMEOUT_S:g} s)",
+    )
+    parser.addini(
+        "hilrig_suites", "folder of suite programs, relative to rootdir", default="suites"
+    )
+    parser.addini(
+        "hilrig_timeout", "default per-program limit in seconds", default=str(DEFAULT_TIMEOUT_S)
+    )
 
 
 def read_options(config: pytest.Config) -> Options:
@@ -117,7 +177,8 @@ def read_options(config: pytest.Config) -> Options:
         ini_value = float(ini_timeout)
     except ValueError:
         raise pytest.UsageError(
-            f"ini option hilrig_timeout = {ini_timeout!r} is not a number") from None
+            f"ini option hilrig_timeout = {ini_timeout!r} is not a number"
+        ) from None
     results = config.getoption("hil_results")
     mpy_cross = config.getoption("hil_mpy_cross")
     reference = config.getoption("hil_reference")
@@ -176,8 +237,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if spec is not None:
         _check_workers(config, spec)
     suites = options.rootdir / str(config.getini("hilrig_suites"))
-    state = _State(options, suites.resolve(), spec, gate, baseline, _worker_index(config),
-                   _announcer(config))
+    state = _State(
+        options, suites.resolve(), spec, gate, baseline, _worker_index(config), _announcer(config)
+    )
     config.stash[STATE] = state
     if not _is_worker(config):
         config.pluginmanager.register(GateRecorder(Ledger(gate, baseline)), "hilrig-gate")
@@ -243,8 +305,12 @@ def _known(state: _State) -> str:
 
 
 def _in_suites(state: _State, path: Path) -> bool:
-    return path.suffix == ".py" and path.name != "__init__.py" and path.name != "conftest.py" \
+    return (
+        path.suffix == ".py"
+        and path.name != "__init__.py"
+        and path.name != "conftest.py"
         and path.resolve().is_relative_to(state.suites)
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -278,8 +344,9 @@ class SuiteFile(pytest.File):
 class ProgramFailed(Exception):
     """Raised by a program item whose board run did not match."""
 
-    def __init__(self, report: ProgramReport, headline: str | None = None,
-                 bundle: Path | None = None) -> None:
+    def __init__(
+        self, report: ProgramReport, headline: str | None = None, bundle: Path | None = None
+    ) -> None:
         super().__init__(headline or report.comparison.reason)
         self.report = report
         self.headline = headline
@@ -295,8 +362,9 @@ class ProgramItem(pytest.Item):
         state = self.config.stash[STATE]
         session = self._session(state)
         program = read_program(self.path, state.options.rootdir)
-        run = gating.run_gated(session, program, state.gate.count, state.baseline,
-                               state.properties, format_failure)
+        run = gating.run_gated(
+            session, program, state.gate.count, state.baseline, state.properties, format_failure
+        )
         self.user_properties.extend(gating.to_properties(run, state.properties))
         self.hil_report = run.report
         match run.decision.status:
@@ -320,8 +388,9 @@ class ProgramItem(pytest.Item):
             pytest.fail(f"board not available: {exc}", pytrace=False)
         return session
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | Any:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
         """The diff for a mismatch; one sentence for a hilrig error; pytest's view otherwise."""
         if isinstance(excinfo.value, ProgramFailed):
             failed = excinfo.value
@@ -344,8 +413,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def format_failure(report: ProgramReport, headline: str | None = None,
-                   bundle: Path | None = None) -> str:
+def format_failure(
+    report: ProgramReport, headline: str | None = None, bundle: Path | None = None
+) -> str:
     """Reason (or the gate's headline), diff, notes, and where the transcript and bundle are."""
     c = report.comparison
     parts = [headline or c.reason]

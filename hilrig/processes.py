@@ -38,7 +38,7 @@ def spawn(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a child in its own session that dies with us; FileNotFoundError if argv[0] is absent."""
+    """Start a child in its own session that dies with us; FileNotFoundError if it is absent."""
     proc = subprocess.Popen(
         list(argv),
         stdin=stdin,

@@ -117,6 +117,10 @@ class HostReference:
         self.label = "host VM"
         self.results = ResultCache(cache_dir / "ref")
 
+    def start(self) -> None:
+        """Start the reference VM now (so its identity is known before the first program)."""
+        self._runner()
+
     def _runner(self) -> Runner:
         if self.runner is None:
             self.board = Board(HostVM(host_vm_command(self.command), label="reference VM"))

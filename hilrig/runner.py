@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hilrig.board import Board
 from hilrig.capabilities import Capabilities
-from hilrig.compiler import CompileRequest, Compiler
+from hilrig.compiler import Compiler, CompileRequest
 from hilrig.errors import BoardBroken, ConfigError, LinkError, ProgramTimeout, ReplError
 from hilrig.loader import clean_traceback, mpy_payload, source_payload
 from hilrig.mpy import check_loadable, read_header
@@ -168,12 +168,16 @@ class Runner:
             result = self._run_once(program, prepared, timeout_s, keep_transcript=True)
         return result
 
-    def _run_once(self, program: Program, prepared: Prepared, timeout_s: float,
-                  keep_transcript: bool = False) -> RunResult:
+    def _run_once(
+        self, program: Program, prepared: Prepared, timeout_s: float, keep_transcript: bool = False
+    ) -> RunResult:
         if self.board.broken:
             return RunResult(Outcome.BROKEN, detail=self.board.broken)
-        transcript = self.board.link.transcript if keep_transcript and self.board.link \
+        transcript = (
+            self.board.link.transcript
+            if keep_transcript and self.board.link
             else self.board.begin(program.name)
+        )
         started = time.monotonic()
         try:
             reply = self.board.exec(prepared.payload, timeout_s, self.max_output)

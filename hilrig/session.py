@@ -112,6 +112,8 @@ class HilSession:
         compiler = self._compiler(self.caps)
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
         self.reference = self._reference()
+        if isinstance(self.reference, HostReference):
+            self.reference.start()
         return self.caps
 
     def _flash(self, firmware: Path) -> None:
@@ -141,8 +143,14 @@ class HilSession:
                 probe.close()
 
         try:
-            result = flash_if_needed(self.spec, board, firmware, running_identity,
-                                     force=self.options.reflash, progress=self._progress)
+            result = flash_if_needed(
+                self.spec,
+                board,
+                firmware,
+                running_identity,
+                force=self.options.reflash,
+                progress=self._progress,
+            )
         except ToolMissing as exc:  # a missing --hil-firmware file is the user's to fix, not a skip
             raise ConfigError(str(exc)) from exc
         self.flashed = f"{result.outcome.value} {firmware} (sha256 {result.firmware.short_sha})"
@@ -156,8 +164,8 @@ class HilSession:
             return None
         if not caps.can_import_mpy:
             raise IncompatibleMpy(
-                f"target {self.spec.name} says load = \"mpy\", but firmware "
-                f"{caps.version_text} cannot import .mpy files from RAM; use load = \"source\"."
+                f'target {self.spec.name} says load = "mpy", but firmware '
+                f'{caps.version_text} cannot import .mpy files from RAM; use load = "source".'
             )
         cache = self.options.cache_dir
         if self.options.mpy_cross is not None:
@@ -205,8 +213,11 @@ class HilSession:
         except CompileError as exc:
             emit = program.emit or self.emit
             if emit != "bytecode" and "NotImplementedError" in str(exc):
-                return _verdict(program, Verdict.SKIP, f"the {emit} emitter cannot compile it: "
-                                f"{str(exc).strip().splitlines()[-1]}")
+                return _verdict(
+                    program,
+                    Verdict.SKIP,
+                    f"the {emit} emitter cannot compile it: {str(exc).strip().splitlines()[-1]}",
+                )
             return _verdict(program, Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}")
         board = self.runner.run(program, prepared, self.timeout_for(program))
         transcript = self._save_transcript(program, board)
@@ -221,13 +232,21 @@ class HilSession:
             comparison = compare_expected(board, program.expected, self.caps, self.spec.compare)
             return replace(report, comparison=comparison)
         if self.reference is None:
-            return replace(report, comparison=Comparison(
-                Verdict.SKIP, f"no {program.name}.exp file (--hil-reference=exp)", "", ()))
+            return replace(
+                report,
+                comparison=Comparison(
+                    Verdict.SKIP, f"no {program.name}.exp file (--hil-reference=exp)", "", ()
+                ),
+            )
         try:
             ref = self.reference.run(program, self.timeout_for(program))
         except CompileError as exc:
-            return replace(report, comparison=Comparison(
-                Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}", "", ()))
+            return replace(
+                report,
+                comparison=Comparison(
+                    Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}", "", ()
+                ),
+            )
         comparison = compare_runs(board, ref, self.caps, self.reference.caps, self.spec.compare)
         return replace(report, reference=ref, comparison=comparison)
 
@@ -266,9 +285,13 @@ def identity(session: HilSession) -> dict[str, str]:
     abi = "absent (firmware cannot say which .mpy it loads)"
     if caps.mpy is not None:
         abi = f"{caps.mpy} = .mpy v{caps.mpy_version}.{caps.mpy_sub_version}, " + (
-            f"native arch {caps.arch}" if caps.arch else "no native code")
+            f"native arch {caps.arch}" if caps.arch else "no native code"
+        )
     runner = session.runner
     compiler = runner.compiler.mpy_cross.label if runner and runner.compiler else "none"
+    ref_runner = getattr(session.reference, "runner", None)
+    if compiler == "none" and ref_runner is not None and ref_runner.compiler is not None:
+        compiler = f"none on the board; the reference uses {ref_runner.compiler.mpy_cross.label}"
     ref = session.reference.label if session.reference else "exp files only"
     return {
         "target": session.spec.name,

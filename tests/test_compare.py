@@ -416,10 +416,25 @@ def test_host_vm_against_itself_with_a_changed_line(tmp_path: Path) -> None:
 
 def test_handler_frames_of_micropython_1_9_collapse_with_a_note() -> None:
     # Real shapes: host 1.29 `<module>:6, f:3`; micro:bit 1.9.2 adds `f:5` for the finally block.
-    host = b'Traceback (most recent call last):\n  File "p.py", line 6, in <module>\n  File "p.py", line 3, in f\nValueError: x\n'
-    board = b'Traceback (most recent call last):\r\n  File "p.py", line 6, in <module>\r\n  File "p.py", line 5, in f\r\n  File "p.py", line 3, in f\r\nValueError: x\r\n'
-    old = Capabilities(platform="microbit", version=(1, 9, 2), banner="", error_reporting=ErrorReporting.DETAILED)
-    new = Capabilities(platform="linux", version=(1, 29, 0), banner="", error_reporting=ErrorReporting.DETAILED)
+    host = (
+        b"Traceback (most recent call last):\n"
+        b'  File "p.py", line 6, in <module>\n'
+        b'  File "p.py", line 3, in f\n'
+        b"ValueError: x\n"
+    )
+    board = (
+        b"Traceback (most recent call last):\r\n"
+        b'  File "p.py", line 6, in <module>\r\n'
+        b'  File "p.py", line 5, in f\r\n'
+        b'  File "p.py", line 3, in f\r\n'
+        b"ValueError: x\r\n"
+    )
+    old = Capabilities(
+        platform="microbit", version=(1, 9, 2), banner="", error_reporting=ErrorReporting.DETAILED
+    )
+    new = Capabilities(
+        platform="linux", version=(1, 29, 0), banner="", error_reporting=ErrorReporting.DETAILED
+    )
     brd = RunResult(Outcome.EXCEPTION, b"", board)
     ref = RunResult(Outcome.EXCEPTION, b"", host)
     result = compare_runs(brd, ref, old, new, CompareSpec())

@@ -8,8 +8,8 @@ import pytest
 
 from hilrig.capabilities import Capabilities
 from hilrig.compiler import (
-    CompileRequest,
     Compiler,
+    CompileRequest,
     mpy_for_release,
     select_compiler,
     shipped_compilers,

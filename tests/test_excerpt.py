@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hilrig.compiler import CompileRequest, Compiler, shipped_compilers
+from hilrig.compiler import Compiler, CompileRequest, shipped_compilers
 from hilrig.excerpt import annotate
 from hilrig.tracebacks import split_exception
 
@@ -28,8 +28,9 @@ def compiled(tmp_path: Path) -> bytes:
 
 def host_traceback(tmp_path: Path, mpy: bytes) -> str:
     (tmp_path / "div.mpy").write_bytes(mpy)
-    proc = subprocess.run(["micropython", "-m", "div"], cwd=tmp_path, capture_output=True,
-                          timeout=30, check=False)
+    proc = subprocess.run(
+        ["micropython", "-m", "div"], cwd=tmp_path, capture_output=True, timeout=30, check=False
+    )
     return split_exception((proc.stdout + proc.stderr).decode())[1]
 
 

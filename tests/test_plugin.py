@@ -85,7 +85,11 @@ def test_exp_file_is_the_expected_output(project: pytest.Pytester) -> None:
 
 def test_mismatching_reference_fails_with_a_diff(project: pytest.Pytester) -> None:
     # The reference VM and the board VM get different values from the environment.
-    program(project, "env.py", "import sys\nprint(len(sys.argv) >= 0)\nprint(sys.path[0] == '/__hilrig')\n")
+    program(
+        project,
+        "env.py",
+        "import sys\nprint(len(sys.argv) >= 0)\nprint(sys.path[0] == '/__hilrig')\n",
+    )
     result = project.runpytest("--target=unix", "--hil-reference=cpython")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*--- reference*", "*+++ board*"])
@@ -107,9 +111,9 @@ def test_syntax_error_fails_with_compiler_message_and_rest_run(project: pytest.P
     program(project, "fine.py", "print('fine')\n")
     result = project.runpytest("--target=unix")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "*mpy-cross rejected the program*", '*File "suites/broken.py", line 2*', "SyntaxError: *"
-    ])
+    result.stdout.fnmatch_lines(
+        ["*mpy-cross rejected the program*", '*File "suites/broken.py", line 2*', "SyntaxError: *"]
+    )
     assert not re.search(r"hilrig/\w+\.py", result.stdout.str())  # no hilrig stack trace
 
 
@@ -148,12 +152,14 @@ def test_header_and_junit_name_target_firmware_and_compiler(project: pytest.Pyte
     junit = project.path / "out.xml"
     result = project.runpytest("--target=unix", f"--junitxml={junit}")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        "hilrig: target unix*",
-        "hilrig: firmware: MicroPython *",
-        "hilrig: mpy_abi: 2822 = .mpy v6.3, native arch x64",
-        "hilrig: mpy_cross: mpy-cross 1.29.0 (.mpy v6.3)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "hilrig: target unix*",
+            "hilrig: firmware: MicroPython *",
+            "hilrig: mpy_abi: 2822 = .mpy v6.3, native arch x64",
+            "hilrig: mpy_cross: mpy-cross 1.29.0 (.mpy v6.3)",
+        ]
+    )
     props = {p.get("name"): p.get("value") for p in ET.parse(junit).iter("property")}
     assert props["hilrig_target"] == "unix"
     assert props["hilrig_mpy_abi"].startswith("2822")

@@ -90,7 +90,9 @@ def test_path_and_relative_firmware(tmp_path: Path) -> None:
 
 
 def test_serial_boards_and_flash(tmp_path: Path) -> None:
-    write(tmp_path, """
+    write(
+        tmp_path,
+        """
 kind = "serial"
 [serial]
 baud = 921600
@@ -102,7 +104,8 @@ vid_pid = "0483:374B"
 [flash]
 tool = "pyocd"
 target_type = "stm32f429zi"
-""")
+""",
+    )
     spec = load_target("t", tmp_path)
     assert spec.serial is not None and spec.serial.baud == 921600
     assert [b.label() for b in spec.boards] == ["rfc2217://127.0.0.1:2217", "0671FF"]

@@ -31,21 +31,24 @@ def run(args: argparse.Namespace) -> int:
     """Start the board (no reference), print identity and capabilities, stop it."""
     root = project_root(Path.cwd())
     spec = load_target(args.target, root)
-    session = HilSession(spec, Options(rootdir=root, reference="exp",
-                                       cache_dir=root / ".hilrig" / "cache"))
+    session = HilSession(
+        spec, Options(rootdir=root, reference="exp", cache_dir=root / ".hilrig" / "cache")
+    )
     try:
         caps = session.start()
         facts = identity(session)
     finally:
         session.close()
-    facts.update({
-        "platform": caps.platform,
-        "version": caps.version_text,
-        "sys.version": caps.sys_version,
-        "raw_paste": "yes" if caps.raw_paste else "no",
-        "heap_free": "unknown" if caps.mem_free is None else f"{caps.mem_free} bytes",
-        "modules": " ".join(sorted(caps.modules)),
-    })
+    facts.update(
+        {
+            "platform": caps.platform,
+            "version": caps.version_text,
+            "sys.version": caps.sys_version,
+            "raw_paste": "yes" if caps.raw_paste else "no",
+            "heap_free": "unknown" if caps.mem_free is None else f"{caps.mem_free} bytes",
+            "modules": " ".join(sorted(caps.modules)),
+        }
+    )
     del facts["reference"]
     if args.json:
         print(json.dumps(facts, indent=2))
