@@ -313,7 +313,12 @@ def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
     from hilrig.mpy import check_loadable, read_header
 
     sample = compiler.compile(CompileRequest(b"x=1\n", "<check>"))
-    check_loadable(read_header(sample), caps)
+    try:
+        check_loadable(read_header(sample), caps, f"what {compiler.mpy_cross.label} writes")
+    except IncompatibleMpy as exc:
+        raise IncompatibleMpy(
+            f"{compiler.mpy_cross.path} cannot be used: {exc}; nothing was sent to the board"
+        ) from exc
 
 
 def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramReport:

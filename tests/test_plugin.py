@@ -181,3 +181,20 @@ def test_rerun_uses_the_reference_cache(project: pytest.Pytester) -> None:
     before = cached[0].stat().st_mtime_ns
     project.runpytest("--target=unix").assert_outcomes(passed=1)
     assert cached[0].stat().st_mtime_ns == before  # read, not recomputed
+
+
+def test_mismatched_compiler_is_refused_before_the_board(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    from hilrig.compiler import shipped_compilers
+
+    old = next(c for c in shipped_compilers(tmp_path) if c.mpy_major == 5)
+    program(project, "a.py", "print(1)\n")
+    result = project.runpytest("--target=unix", f"--hil-mpy-cross={old.path}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*cannot be used: what mpy-cross 1.12 (.mpy v5.0) writes is .mpy v5 but the firmware "
+            "(MicroPython 1.29.0 on linux) loads .mpy v6*nothing was sent to the board*"
+        ]
+    )
