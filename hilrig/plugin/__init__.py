@@ -1,6 +1,6 @@
 """The pytest plugin: suite programs as test items, ``--target`` and the ``--hil-*`` options.
 
-Only this module imports pytest. Every ``.py`` under the suites folder (ini ``hilrig_suites``) is
+Only this package imports pytest. Every ``.py`` under the suites folder (ini ``hilrig_suites``) is
 one :class:`ProgramItem`; CPython never imports it. Each run, or each xdist worker, leases one
 board of the target (:mod:`hilrig.lease`) and starts it once (at the header, or at the first
 program); it is stopped and released at session end, Ctrl-C included. Gating on a baseline,
@@ -9,71 +9,21 @@ program); it is stopped and released at session end, Ctrl-C included. Gating on 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hilrig import gate as gating
-from hilrig.baseline import Baseline, GateStatus
-from hilrig.errors import ConfigError, HilrigError, ToolMissing
-from hilrig.excerpt import annotate
+from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate import GateOptions, Ledger
-from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S, Lease, start_leased
-from hilrig.runner import read_program
-from hilrig.session import DEFAULT_TIMEOUT_S, HilSession, Options, ProgramReport, identity
-from hilrig.targets import TargetSpec, known_targets, load_target
+from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests, format_failure
+from hilrig.plugin.state import STATE, GateRecorder, _State, known
+from hilrig.session import DEFAULT_TIMEOUT_S, Options
+from hilrig.targets import TargetSpec, load_target
 
-
-@dataclass
-class _State:
-    """Per-run plugin state, kept in ``config.stash``."""
-
-    options: Options
-    suites: Path
-    spec: TargetSpec | None
-    gate: GateOptions = field(default_factory=GateOptions)
-    baseline: Baseline = field(default_factory=Baseline)
-    worker: int = 0  # xdist worker number: where this worker starts looking for a free board
-    say: Callable[[str], None] = lambda text: None
-    session: HilSession | None = None
-    lease: Lease | None = None
-    start_error: HilrigError | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-
-    def ensure_session(self) -> HilSession:
-        """Lease a board and start it on first use; later calls re-raise the first failure."""
-        if self.start_error is not None:
-            raise self.start_error
-        if self.session is None:
-            assert self.spec is not None
-            try:
-                self.session, self.lease = start_leased(
-                    self.spec,
-                    self.options,
-                    self.gate.lock_timeout_s,
-                    first=self.worker,
-                    on_wait=self.say,
-                )
-            except HilrigError as exc:
-                self.start_error = exc
-                raise
-            self.properties.update(identity(self.session))
-            self.properties.update(gating.board_properties(self.session))
-        return self.session
-
-    def close(self) -> None:
-        """Stop the board, then give its lease back."""
-        if self.session is not None:
-            self.session.close()
-        if self.lease is not None:
-            self.lease.release()
-
-
-STATE = pytest.StashKey[_State]()
+__all__ = ["ProgramItem", "SuiteFile", "format_failure"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -289,7 +239,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     """Target, firmware, .mpy ABI and compiler, read from the board itself."""
     state = config.stash[STATE]
     if state.spec is None:
-        return [f"hilrig: no --target; suite programs skip (targets: {_known(state)})"]
+        return [f"hilrig: no --target; suite programs skip (targets: {known(state)})"]
     lines = [f"hilrig: target {state.spec.name} ({state.spec.path})"]
     if config.option.collectonly or _is_controller(config):
         return lines
@@ -298,10 +248,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     except HilrigError as exc:
         return lines + [f"hilrig: board not available: {exc}"]
     return lines + [f"hilrig: {k}: {v}" for k, v in state.properties.items() if k != "target"]
-
-
-def _known(state: _State) -> str:
-    return ", ".join(known_targets(state.options.rootdir)) or "none"
 
 
 def _in_suites(state: _State, path: Path) -> bool:
@@ -328,82 +274,6 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     return None
 
 
-class _NoTests(pytest.File):
-    def collect(self) -> list[pytest.Item]:
-        return []
-
-
-class SuiteFile(pytest.File):
-    """A suite program file; yields one ProgramItem."""
-
-    def collect(self) -> list[pytest.Item]:
-        """One item named after the file."""
-        return [ProgramItem.from_parent(self, name=self.path.stem)]
-
-
-class ProgramFailed(Exception):
-    """Raised by a program item whose board run did not match."""
-
-    def __init__(
-        self, report: ProgramReport, headline: str | None = None, bundle: Path | None = None
-    ) -> None:
-        super().__init__(headline or report.comparison.reason)
-        self.report = report
-        self.headline = headline
-        self.bundle = bundle
-
-
-class ProgramItem(pytest.Item):
-    """One MicroPython program run on the target and compared with its reference."""
-
-    def runtest(self) -> None:
-        """Run on the board (--hil-count times), compare, and pass, skip or fail; a failure
-        leaves a bundle, and a failure the baseline knows is an xfail."""
-        state = self.config.stash[STATE]
-        session = self._session(state)
-        program = read_program(self.path, state.options.rootdir)
-        run = gating.run_gated(
-            session, program, state.gate.count, state.baseline, state.properties, format_failure
-        )
-        self.user_properties.extend(gating.to_properties(run, state.properties))
-        self.hil_report = run.report
-        match run.decision.status:
-            case GateStatus.SKIPPED:
-                pytest.skip(run.report.comparison.reason)
-            case GateStatus.KNOWN:
-                pytest.xfail(run.decision.headline)
-            case GateStatus.FAILED | GateStatus.INTERMITTENT:
-                raise ProgramFailed(run.report, run.decision.headline, run.bundle)
-
-    def _session(self, state: _State) -> HilSession:
-        if state.spec is None:
-            pytest.skip(f"no --target given: run pytest --target=NAME (targets: {_known(state)})")
-        try:
-            session = state.ensure_session()
-        except ToolMissing as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"board not available in CI: {exc}", pytrace=False)
-            pytest.skip(str(exc))
-        except HilrigError as exc:
-            pytest.fail(f"board not available: {exc}", pytrace=False)
-        return session
-
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str | Any:
-        """The diff for a mismatch; one sentence for a hilrig error; pytest's view otherwise."""
-        if isinstance(excinfo.value, ProgramFailed):
-            failed = excinfo.value
-            return format_failure(failed.report, failed.headline, failed.bundle)
-        if isinstance(excinfo.value, HilrigError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        """Where the program is."""
-        return self.path, None, f"program {self.name}"
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Skips of suite programs point at the program, not at hilrig's code."""
@@ -411,28 +281,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if isinstance(item, ProgramItem) and report.skipped and isinstance(report.longrepr, tuple):
         report.longrepr = (str(item.path), None, report.longrepr[2])
     return report
-
-
-def format_failure(
-    report: ProgramReport, headline: str | None = None, bundle: Path | None = None
-) -> str:
-    """Reason (or the gate's headline), diff, notes, and where the transcript and bundle are."""
-    c = report.comparison
-    parts = [headline or c.reason]
-    if c.diff:
-        parts.append(c.diff.rstrip())
-    board = report.board
-    if board is not None and board.traceback:
-        mpy = report.prepared.mpy if report.prepared is not None else None
-        source = annotate(board.traceback_text(), report.program.name, report.program.source, mpy)
-        if source:
-            parts.append(source)
-    parts += [f"note: {n}" for n in c.notes]
-    if report.transcript is not None and report.transcript.is_file():
-        parts.append(f"transcript: {report.transcript}")
-    if bundle is not None:
-        parts.append(f"bundle: {bundle} (rerun it: hilrig repro {bundle})")
-    return "\n".join(parts)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -451,35 +299,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elif _is_worker(config):  # the controller writes junit
         config.workeroutput["hilrig_properties"] = dict(state.properties)  # type: ignore[attr-defined]
     state.close()
-
-
-class GateRecorder:
-    """Registered on the controller (or the only process): learns each program's gate status
-    from its test report, then prints the gate's terminal summary."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember the gate decision a program item recorded in its user properties."""
-        if report.when == "call":
-            self.ledger.record(report.user_properties)
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
-        """Collect a finished xdist worker's run properties (its board, firmware)."""
-        output = getattr(node, "workeroutput", None) or {}
-        props = output.get("hilrig_properties")
-        if props:
-            self.ledger.worker_properties.append(dict(props))
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Fixed, intermittent and known failures, and what happened to the baseline."""
-        lines = self.ledger.summary()
-        if lines:
-            terminalreporter.section("hilrig gate")
-            for line in lines:
-                terminalreporter.write_line(line)
 
 
 def _junit_properties(config: pytest.Config, properties: dict[str, str]) -> None:

@@ -1,0 +1,115 @@
+"""Suite programs as pytest items: collection, running, skips and failure reports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hilrig import gate as gating
+from hilrig.baseline import GateStatus
+from hilrig.errors import HilrigError, ToolMissing
+from hilrig.excerpt import annotate
+from hilrig.plugin.state import STATE, _State, known
+from hilrig.runner import read_program
+from hilrig.session import HilSession, ProgramReport
+
+
+class _NoTests(pytest.File):
+    def collect(self) -> list[pytest.Item]:
+        return []
+
+
+class SuiteFile(pytest.File):
+    """A suite program file; yields one ProgramItem."""
+
+    def collect(self) -> list[pytest.Item]:
+        """One item named after the file."""
+        return [ProgramItem.from_parent(self, name=self.path.stem)]
+
+
+class ProgramFailed(Exception):
+    """Raised by a program item whose board run did not match."""
+
+    def __init__(
+        self, report: ProgramReport, headline: str | None = None, bundle: Path | None = None
+    ) -> None:
+        super().__init__(headline or report.comparison.reason)
+        self.report = report
+        self.headline = headline
+        self.bundle = bundle
+
+
+class ProgramItem(pytest.Item):
+    """One MicroPython program run on the target and compared with its reference."""
+
+    def runtest(self) -> None:
+        """Run on the board (--hil-count times), compare, and pass, skip or fail; a failure
+        leaves a bundle, and a failure the baseline knows is an xfail."""
+        state = self.config.stash[STATE]
+        session = self._session(state)
+        program = read_program(self.path, state.options.rootdir)
+        run = gating.run_gated(
+            session, program, state.gate.count, state.baseline, state.properties, format_failure
+        )
+        self.user_properties.extend(gating.to_properties(run, state.properties))
+        self.hil_report = run.report
+        match run.decision.status:
+            case GateStatus.SKIPPED:
+                pytest.skip(run.report.comparison.reason)
+            case GateStatus.KNOWN:
+                pytest.xfail(run.decision.headline)
+            case GateStatus.FAILED | GateStatus.INTERMITTENT:
+                raise ProgramFailed(run.report, run.decision.headline, run.bundle)
+
+    def _session(self, state: _State) -> HilSession:
+        if state.spec is None:
+            pytest.skip(f"no --target given: run pytest --target=NAME (targets: {known(state)})")
+        try:
+            session = state.ensure_session()
+        except ToolMissing as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"board not available in CI: {exc}", pytrace=False)
+            pytest.skip(str(exc))
+        except HilrigError as exc:
+            pytest.fail(f"board not available: {exc}", pytrace=False)
+        return session
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        """The diff for a mismatch; one sentence for a hilrig error; pytest's view otherwise."""
+        if isinstance(excinfo.value, ProgramFailed):
+            failed = excinfo.value
+            return format_failure(failed.report, failed.headline, failed.bundle)
+        if isinstance(excinfo.value, HilrigError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Where the program is."""
+        return self.path, None, f"program {self.name}"
+
+
+def format_failure(
+    report: ProgramReport, headline: str | None = None, bundle: Path | None = None
+) -> str:
+    """Reason (or the gate's headline), diff, notes, and where the transcript and bundle are."""
+    c = report.comparison
+    parts = [headline or c.reason]
+    if c.diff:
+        parts.append(c.diff.rstrip())
+    board = report.board
+    if board is not None and board.traceback:
+        mpy = report.prepared.mpy if report.prepared is not None else None
+        source = annotate(board.traceback_text(), report.program.name, report.program.source, mpy)
+        if source:
+            parts.append(source)
+    parts += [f"note: {n}" for n in c.notes]
+    if report.transcript is not None and report.transcript.is_file():
+        parts.append(f"transcript: {report.transcript}")
+    if bundle is not None:
+        parts.append(f"bundle: {bundle} (rerun it: hilrig repro {bundle})")
+    return "\n".join(parts)

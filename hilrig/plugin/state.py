@@ -1,0 +1,100 @@
+"""Per-run plugin state in ``config.stash``, and the recorder behind the gate's summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hilrig import gate as gating
+from hilrig.baseline import Baseline
+from hilrig.errors import HilrigError
+from hilrig.gate import GateOptions, Ledger
+from hilrig.lease import Lease, start_leased
+from hilrig.session import HilSession, Options, identity
+from hilrig.targets import TargetSpec, known_targets
+
+
+@dataclass
+class _State:
+    """Per-run plugin state, kept in ``config.stash``."""
+
+    options: Options
+    suites: Path
+    spec: TargetSpec | None
+    gate: GateOptions = field(default_factory=GateOptions)
+    baseline: Baseline = field(default_factory=Baseline)
+    worker: int = 0  # xdist worker number: where this worker starts looking for a free board
+    say: Callable[[str], None] = lambda text: None
+    session: HilSession | None = None
+    lease: Lease | None = None
+    start_error: HilrigError | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def ensure_session(self) -> HilSession:
+        """Lease a board and start it on first use; later calls re-raise the first failure."""
+        if self.start_error is not None:
+            raise self.start_error
+        if self.session is None:
+            assert self.spec is not None
+            try:
+                self.session, self.lease = start_leased(
+                    self.spec,
+                    self.options,
+                    self.gate.lock_timeout_s,
+                    first=self.worker,
+                    on_wait=self.say,
+                )
+            except HilrigError as exc:
+                self.start_error = exc
+                raise
+            self.properties.update(identity(self.session))
+            self.properties.update(gating.board_properties(self.session))
+        return self.session
+
+    def close(self) -> None:
+        """Stop the board, then give its lease back."""
+        if self.session is not None:
+            self.session.close()
+        if self.lease is not None:
+            self.lease.release()
+
+
+STATE = pytest.StashKey[_State]()
+
+
+def known(state: _State) -> str:
+    """The target names in the rootdir, for messages."""
+    return ", ".join(known_targets(state.options.rootdir)) or "none"
+
+
+class GateRecorder:
+    """Registered on the controller (or the only process): learns each program's gate status
+    from its test report, then prints the gate's terminal summary."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Remember the gate decision a program item recorded in its user properties."""
+        if report.when == "call":
+            self.ledger.record(report.user_properties)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        """Collect a finished xdist worker's run properties (its board, firmware)."""
+        output = getattr(node, "workeroutput", None) or {}
+        props = output.get("hilrig_properties")
+        if props:
+            self.ledger.worker_properties.append(dict(props))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Fixed, intermittent and known failures, and what happened to the baseline."""
+        lines = self.ledger.summary()
+        if lines:
+            terminalreporter.section("hilrig gate")
+            for line in lines:
+                terminalreporter.write_line(line)
