@@ -8,9 +8,7 @@ esptool's real logger; the RTS/DTR reset is recorded on a fake pyserial port.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +37,6 @@ from hilrig.flash.firmware import check_firmware
 from hilrig.targets import TargetSpec, parse_target
 
 V124 = RunningIdentity("3.4.0; MicroPython v1.24.0 on 2024-11-29", "ESP32_GENERIC", 0x2606)
-
-
-@pytest.fixture
-def pty_port() -> Iterator[str]:
-    """A serial device nobody answers on."""
-    master, slave = os.openpty()
-    try:
-        yield os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def esp_target(tmp_path: Path, port: str, chip: str = "esp32", **extra: Any) -> TargetSpec:

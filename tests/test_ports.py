@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,16 +41,6 @@ class Bus:
 def spec_with(tmp_path: Path, **board: str) -> TargetSpec:
     data = {"kind": "serial", "name": "t", "boards": [board], "serial": {"reenumerates": True}}
     return parse_target(data, tmp_path / "t.toml")
-
-
-@pytest.fixture
-def pty_path() -> Iterator[str]:
-    master, slave = os.openpty()
-    try:
-        yield os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 @pytest.mark.parametrize(
@@ -154,9 +142,9 @@ def test_urls_pass_through(tmp_path: Path) -> None:
     assert ports.resolve_port(spec, spec.boards[0]) == "rfc2217://lab:2217"
 
 
-def test_device_path_must_exist(pty_path: str, tmp_path: Path) -> None:
-    spec = spec_with(tmp_path, port=pty_path)
-    assert ports.resolve_port(spec, spec.boards[0]) == pty_path
+def test_device_path_must_exist(pty_port: str, tmp_path: Path) -> None:
+    spec = spec_with(tmp_path, port=pty_port)
+    assert ports.resolve_port(spec, spec.boards[0]) == pty_port
     gone = spec_with(tmp_path, port="/dev/ttyNOPE9")
     with pytest.raises(LinkError, match="serial port /dev/ttyNOPE9 does not exist"):
         ports.resolve_port(gone, gone.boards[0], timeout_s=0.1)
