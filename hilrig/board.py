@@ -13,7 +13,7 @@ from typing import Protocol
 
 from hilrig.capabilities import Capabilities
 from hilrig.deadline import Deadline
-from hilrig.errors import BoardBroken, HilrigError, LinkError, ReplError
+from hilrig.errors import BoardBroken, FramingLost, HilrigError, LinkError, ReplError
 from hilrig.link import Link
 from hilrig.probe import parse_probe, probe_code
 from hilrig.rawrepl import PLAIN_CHUNK, RAW_PROMPT, ExecReply, RawRepl
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 INTERRUPT_BUDGET_S = 2.0  # from Ctrl-C to the raw prompt
 ENTER_BUDGET_S = 2.0  # from Ctrl-C, Ctrl-A to the raw prompt when Ctrl-C alone did not do it
 SOFT_RESET_BUDGET_S = 5.0  # a soft reset runs boot.py
+SYNC_BUDGET_S = 2.0  # from the sync line to its answer at an idle raw prompt
 
 
 class Connection(Protocol):
@@ -127,21 +128,42 @@ class Board:
             raise BoardBroken(self.broken)
         return self._repl().exec(code, Deadline.after(timeout_s), max_output)
 
-    def reset(self) -> None:
-        """Soft reset so that no state leaks into the next program."""
+    def reset(self) -> bytes:
+        """Soft reset so that no state leaks into the next program; returns what the board
+        printed up to its raw prompt (b"" on the unix port, where a reset is a new process)."""
         if self.connection.soft_reset_restarts:
             self._attach(
                 self.connection.restart(Deadline.after(self.boot_timeout_s)),
                 Deadline.after(self.boot_timeout_s),
             )
-        else:
-            self._repl().soft_reset(Deadline.after(SOFT_RESET_BUDGET_S))
+            return b""
+        return self._repl().soft_reset(Deadline.after(SOFT_RESET_BUDGET_S))
 
     def after_program(self, exited: bool) -> None:
-        """Bring the board to a clean prompt after a program that ended normally."""
-        if exited and not self.connection.soft_reset_restarts:
-            return  # SystemExit already soft-reset the board
-        self.reset()
+        """Bring the board to a clean prompt after a program that ended normally, and check that
+        the program really had ended: no byte of it may arrive after the prompt.
+
+        A program can print the raw REPL's framing itself (``print('\\x04\\x04>')``); the raw REPL
+        then reads a false end, and the real one (Ctrl-D, the traceback, Ctrl-D, ``>``) arrives
+        later, ahead of the board's answer to the next request — the soft reset's reboot
+        message, or on the unix port (where a reset is a new process) a line that prints a random
+        token. FramingLost says so.
+        """
+        if self.connection.soft_reset_restarts:
+            if not exited:
+                self._check_idle(self._repl().sync(Deadline.after(SYNC_BUDGET_S)), b"OK")
+            self.reset()
+        elif not exited:  # SystemExit already soft-reset the board
+            self._check_idle(self.reset(), None)
+
+    def _check_idle(self, said: bytes, exactly: bytes | None) -> None:
+        if b"\x04" not in said and (exactly is None or said == exactly):
+            return
+        raise FramingLost(
+            f"the program's output contained the raw REPL's end-of-output byte (Ctrl-D, \\x04): "
+            f"{self.label} went on sending after the end hilrig had read ({said[:120]!r}), so "
+            f"the output seen cannot be trusted. A program must not print \\x04"
+        )
 
     def recover(self) -> str:
         """Climb the ladder until the board is at a clean raw prompt; BoardBroken if it is not."""

@@ -112,12 +112,12 @@ def compare_expected(
     rename: Mapping[str, str] = _NO_RENAMES,
 ) -> Comparison:
     """Compare a board run with a ``.py.exp`` file (stdout, then the traceback if one is due)."""
-    text = expected.decode("utf-8", errors="backslashreplace")
+    text = _decoded(expected)
     before, tb = split_exception(text) if board.outcome is Outcome.EXCEPTION else (text, "")
     reference = RunResult(
         outcome=Outcome.EXCEPTION if tb else Outcome.OK,
-        stdout=before.encode(),
-        traceback=tb.encode(),
+        stdout=before.encode("utf-8", "surrogateescape"),
+        traceback=tb.encode("utf-8", "surrogateescape"),
     )
     return compare_runs(board, reference, caps, None, spec, rename)
 
@@ -133,8 +133,8 @@ def _sides(
     rename: Mapping[str, str],
     notes: list[str],
 ) -> tuple[_Side, _Side]:
-    ref_out, board_out = reference.text(), board.text()
-    ref_tb, board_tb = reference.traceback_text(), board.traceback_text()
+    ref_out, board_out = _decoded(reference.stdout), _decoded(board.stdout)
+    ref_tb, board_tb = _decoded(reference.traceback), _decoded(board.traceback)
     if spec.line_endings:
         changed = [
             name for name, t in (("board", board_out), ("reference", ref_out)) if "\r\n" in t
@@ -151,6 +151,12 @@ def _sides(
         _Side(ref_out, reference.outcome is Outcome.EXCEPTION, ref_parsed, ref_tb),
         _Side(board_out, board.outcome is Outcome.EXCEPTION, board_parsed, board_tb),
     )
+
+
+def _decoded(data: bytes) -> str:
+    """Bytes as text for comparing: a byte that is not UTF-8 stays a distinct character (a lone
+    surrogate), so a raw 0xFF never equals the text ``\\xff``; escapes are for display only."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _parse(text: str, rename: Mapping[str, str], notes: list[str]) -> Traceback | None:
@@ -344,6 +350,8 @@ def _pair(board: str, ref: str) -> str:
 def _short(text: str, limit: int = 60) -> str:
     """A repr of ``text`` cut to ``limit`` characters, for one-line reasons."""
     shown = repr(text)
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in text):
+        shown = "'" + "".join(_escape(c) if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text) + "'"
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
@@ -394,9 +402,18 @@ def _capped(diff: Iterable[str]) -> list[str]:
 def _visible(line: str) -> str:
     """One terminal line: the newline dropped, \\r and other controls escaped, cut if long."""
     text = line.removesuffix("\n")
-    text = "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+    text = "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in text)
     extra = len(text) - MAX_LINE_CHARS
     return text if extra <= 0 else f"{text[:MAX_LINE_CHARS]}... (+{extra} characters)"
+
+
+def _escape(char: str) -> str:
+    """A control character as an escape; a byte that is not UTF-8 (decoded as a lone surrogate)
+    as ``<0xff>``, so that it cannot be mistaken for the text ``\\xff``."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"<0x{code - 0xDC00:02x}>"
+    return repr(char)[1:-1]
 
 
 def _traceback_table(ref: _Side, brd: _Side) -> str:

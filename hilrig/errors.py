@@ -15,6 +15,8 @@ into hilrig, with ``raise ... from exc`` so ``--debug`` users still see the caus
     ├── LinkError              the byte stream to a board failed (port vanished, emulator died)
     │   └── LinkTimeout        a read did not complete before its deadline
     ├── ReplError              the board does not speak the raw REPL as expected
+    │   ├── FramingLost        the program's output held the raw REPL's framing bytes
+    │   └── BoardReset         the board rebooted while a program ran (boot banner seen)
     ├── ProgramTimeout         a program ran past its wall-clock limit (carries its output so far)
     ├── BoardBroken            recovery failed; the remaining programs fail fast with this reason
     ├── FlashError             flashing or identifying a board failed
@@ -67,6 +69,20 @@ class LinkTimeout(LinkError):
 
 class ReplError(HilrigError):
     """The board did not answer as the raw REPL protocol says it must."""
+
+
+class FramingLost(ReplError):
+    """The program's output held the raw REPL's end-of-output byte (Ctrl-D), so where the output
+    seemed to end was not where the program ended; bytes arrived after the prompt."""
+
+
+class BoardReset(ReplError):
+    """The board rebooted while a program ran (``machine.reset()``, a watchdog, a crash): its boot
+    banner and friendly prompt arrived where the program's output should continue."""
+
+    def __init__(self, message: str, stdout: bytes = b"") -> None:
+        super().__init__(message)
+        self.stdout = stdout
 
 
 class ProgramTimeout(HilrigError):

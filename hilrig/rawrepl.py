@@ -10,6 +10,7 @@ Every read has a deadline and a deadline raises; partial data travels inside the
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -147,6 +148,23 @@ class RawRepl:
         """Soft-reset a board from the raw prompt; returns what it printed (boot.py output)."""
         self.link.write(b"\x04")
         return self.read_until(RAW_PROMPT, deadline)
+
+    def sync(self, deadline: Deadline) -> bytes:
+        """Prove the board is idle at its raw prompt: run a line that prints a random token.
+
+        Returns what arrived before the token's output; at an idle prompt that is exactly
+        ``b"OK"``. Anything else (bytes a program went on writing after a false end, or a
+        LinkTimeout's partial data) is returned for the caller to judge. Plain raw mode, so it
+        works on every firmware; the line is short enough for the smallest receive ring.
+        """
+        token = secrets.token_hex(4).encode()
+        self.link.write(b"print('hilrig-sync-" + token + b"')\x04")
+        try:
+            got = self._read_to((b"hilrig-sync-" + token + b"\r\n\x04\x04>",
+                                 b"hilrig-sync-" + token + b"\n\x04\x04>"), deadline)
+        except LinkTimeout as exc:
+            return exc.received or b"(nothing)"
+        return got[: got.rfind(b"hilrig-sync-")]
 
     # -- running code --------------------------------------------------------------------------
     def exec(self, code: bytes, deadline: Deadline, max_output: int = 1_000_000) -> ExecReply:

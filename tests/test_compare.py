@@ -445,3 +445,23 @@ def test_handler_frames_of_micropython_1_9_collapse_with_a_note() -> None:
     # A different innermost line is still a failure.
     wrong = RunResult(Outcome.EXCEPTION, b"", board.replace(b"line 3, in f", b"line 4, in f"))
     assert compare_runs(wrong, ref, old, new, CompareSpec()).verdict is Verdict.MISMATCH
+
+
+def test_raw_byte_is_not_its_escape_text() -> None:
+    result = compare_expected(ok_bytes(b"\xff\n"), b"\\xff\n", HOST, SPEC)
+    assert result.verdict is Verdict.MISMATCH
+    assert "<0xff>" in result.diff and "-\\xff" in result.diff
+    assert compare_expected(ok_bytes(b"\xff\n"), b"\xff\n", HOST, SPEC).verdict is Verdict.MATCH
+
+
+@pytest.mark.parametrize(
+    ("board", "ref"),
+    [("3.50", "3.5"), ("1.10", "1.1"), ("1.500000e+00", "1.5"), ("100.0", "1e2")],
+)
+def test_formatted_numbers_compare_as_text_on_64_bit_boards(board: str, ref: str) -> None:
+    result = compare_runs(ok(f"x {board}\n"), ok(f"x {ref}\n"), HOST, HOST, SPEC)
+    assert result.verdict is Verdict.MISMATCH
+
+
+def ok_bytes(stdout: bytes) -> RunResult:
+    return RunResult(outcome=Outcome.OK, stdout=stdout)

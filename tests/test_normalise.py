@@ -14,6 +14,7 @@ from hilrig.normalise import (
     align_floats,
     compare_messages,
     floats_match,
+    is_float_repr,
     int_beyond,
     loosely_equal,
     normalise_line_endings,
@@ -41,14 +42,23 @@ def test_line_endings_like_run_tests() -> None:
         "0.3333333",  # %.7g: single precision before v1.26
         "0.33333334",  # shortest round trip of the float32, v1.26 and later
         "0.333333343",  # %.9g
-        "0.3333333432674408",  # the float32 printed with more digits still reads back as it
     ],
 )
 def test_single_precision_third_matches(board: str) -> None:
     assert floats_match(board, THIRD, 32)
 
 
-@pytest.mark.parametrize("board", ["0.33334", "0.3333334", "0.33333", "0.3333332"])
+@pytest.mark.parametrize(
+    "board",
+    [
+        "0.33334",
+        "0.3333334",
+        "0.33333",
+        "0.3333332",
+        "0.3333333432674408",  # reads back as the float32, but no board prints 16 digits of it
+        "0.3333333333333343",  # a digit changed where single precision cannot see it
+    ],
+)
 def test_single_precision_wrong_digits_differ(board: str) -> None:
     assert not floats_match(board, THIRD, 32)
 
@@ -63,7 +73,8 @@ def test_double_precision_is_exact() -> None:
     ("board", "ref", "bits"),
     [
         ("1e+10", "10000000000.0", 32),  # %.7g writes an exponent where repr writes digits
-        ("1e10", "1e+10", 64),  # exponent spelling only
+        ("1e+08", "100000000.0", 32),
+        ("100000000.0", "100000000.0", 32),  # 1.26 and later write it like repr
         ("1e-05", "1e-05", 32),
         ("2.0", "2.0", 32),
         ("2.0", "2.0000000001", 32),  # integral once rounded to float32
@@ -88,6 +99,15 @@ def test_float_spellings_match(board: str, ref: str, bits: int) -> None:
         ("inf", "1e+38", 32),
         ("hello", "0.5", 32),
         ("3.1416", "3.141592653589793", 32),  # 5 digits is too few for single precision
+        ("1e10", "1e+10", 64),  # a board with the reference's precision compares exactly
+        ("100.0", "1e2", 64),
+        ("1e+02", "100.0", 64),
+        ("3.50", "3.5", 32),  # '%.2f' % 3.5: formatted text, not a float repr
+        ("3.50", "3.5", 64),
+        ("1.10", "1.1", 32),  # str of a string, or '%.2f'
+        ("1.500000e+00", "1.5", 32),  # '%e'
+        ("1.5", "1.500000e+00", 32),  # the reference token is no float repr
+        ("0.33", "0.330", 32),
     ],
 )
 def test_float_spellings_differ(board: str, ref: str, bits: int) -> None:
@@ -95,9 +115,14 @@ def test_float_spellings_differ(board: str, ref: str, bits: int) -> None:
 
 
 def test_thirty_bit_floats() -> None:
-    assert floats_match("0.33333", THIRD, 30)  # %.5g
-    assert floats_match("0.333333", THIRD, 30)  # %.6g
+    assert floats_match("0.333333", THIRD, 30)  # %.6g: micro:bit 1.9.2
+    assert not floats_match("0.33333", THIRD, 30)  # %.5g: no board prints that
     assert not floats_match("0.33334", THIRD, 30)
+
+
+def test_float_repr_tokens() -> None:
+    assert is_float_repr("0.1") and is_float_repr("1e+16") and is_float_repr("inf")
+    assert not is_float_repr("0.10") and not is_float_repr("1e16") and not is_float_repr("1.0e5")
 
 
 def test_align_floats_rewrites_only_matching_floats() -> None:
