@@ -160,8 +160,13 @@ class RawRepl:
         token = secrets.token_hex(4).encode()
         self.link.write(b"print('hilrig-sync-" + token + b"')\x04")
         try:
-            got = self._read_to((b"hilrig-sync-" + token + b"\r\n\x04\x04>",
-                                 b"hilrig-sync-" + token + b"\n\x04\x04>"), deadline)
+            got = self._read_to(
+                (
+                    b"hilrig-sync-" + token + b"\r\n\x04\x04>",
+                    b"hilrig-sync-" + token + b"\n\x04\x04>",
+                ),
+                deadline,
+            )
         except LinkTimeout as exc:
             return exc.received or b"(nothing)"
         return got[: got.rfind(b"hilrig-sync-")]
