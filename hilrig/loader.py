@@ -68,7 +68,8 @@ def source_payload(source: bytes, name: str) -> bytes:
             f"{name} contains the control byte {bad.group()!r}, which the raw REPL would act on; "
             f"write it as an escape (e.g. '\\x04') in the program instead."
         )
-    return source
+    # An empty payload is a bare Ctrl-D, which the raw REPL takes as a soft-reset request.
+    return source or b"\n"
 
 
 def clean_traceback(text: bytes, name: str, source_mode: bool) -> bytes:

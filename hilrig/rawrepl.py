@@ -10,12 +10,13 @@ Every read has a deadline and a deadline raises; partial data travels inside the
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
 
 from hilrig.deadline import Deadline
-from hilrig.errors import LinkError, LinkTimeout, ProgramTimeout, ReplError
+from hilrig.errors import BoardReset, LinkError, LinkTimeout, ProgramTimeout, ReplError
 from hilrig.link import Link
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,11 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 RAW_PROMPT = RAW_BANNER + b">"
 MAX_EXCEPTION_BYTES = 64 * 1024
 PLAIN_CHUNK = 256  # mpremote's chunk in plain raw mode; targets without flow control use less
+# What a board prints when it boots into the friendly REPL (machine.reset(), a watchdog, a
+# crash): the banner line, then the help hint and the prompt, with nothing after it.
+BOOT_BANNER = re.compile(
+    rb'MicroPython [^\r\n]*\r\nType "help\(\)" for more information\.\r\n>>> $'
+)
 PROMPT_BUDGET_S = 5.0  # from a program's last Ctrl-D to the prompt
 REBOOT_BUDGET_S = 10.0  # from SystemExit to the raw banner of a soft-rebooted board
 
@@ -263,8 +269,13 @@ class RawRepl:
         )
 
     def _collect(self, into: bytearray, limit: int, deadline: Deadline) -> bool:
-        """Append bytes up to the next Ctrl-D; keep at most ``limit``; True if some were dropped."""
+        """Append bytes up to the next Ctrl-D; keep at most ``limit``; True if some were dropped.
+
+        BoardReset if the board's boot banner and friendly prompt end what has arrived: the
+        board rebooted (micro:bit ``machine.reset()``: at once, not after the program's limit).
+        """
         dropped = False
+        tail = b""
         while True:
             chunk = self._take(deadline)
             i = chunk.find(b"\x04")
@@ -276,6 +287,15 @@ class RawRepl:
             if i >= 0:
                 self._unread(chunk[i + 1 :])
                 return dropped
+            tail = (tail + piece)[-400:]
+            banner = BOOT_BANNER.search(tail)
+            if banner is not None:
+                before = bytes(into[: max(0, len(into) - (len(tail) - banner.start()))])
+                raise BoardReset(
+                    f"{self.link.label} rebooted while the program ran (its boot banner "
+                    f"arrived after {len(before)} bytes of output)",
+                    before.rstrip(b"\x00"),
+                )
 
     def _after_program(self) -> bool:
         """Read the prompt after a program; True when it ended with a soft reset (SystemExit).

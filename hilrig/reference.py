@@ -126,7 +126,9 @@ class HostReference:
             self.board = Board(HostVM(host_vm_command(self.command), label="reference VM"))
             self.caps = self.board.start()
             compiler = Compiler(select_compiler(self.caps, self.cache_dir), self.cache_dir)
-            self.runner = Runner(self.board, self.caps, compiler, self.max_output, self.emit)
+            self.runner = Runner(
+                self.board, self.caps, compiler, self.max_output, self.emit, role="reference VM"
+            )
             self.label = f"host VM ({self.caps.banner})"
         return self.runner
 

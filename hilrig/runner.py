@@ -15,7 +15,14 @@ from pathlib import Path
 from hilrig.board import Board
 from hilrig.capabilities import Capabilities
 from hilrig.compiler import Compiler, CompileRequest
-from hilrig.errors import BoardBroken, ConfigError, LinkError, ProgramTimeout, ReplError
+from hilrig.errors import (
+    BoardBroken,
+    BoardReset,
+    ConfigError,
+    LinkError,
+    ProgramTimeout,
+    ReplError,
+)
 from hilrig.loader import clean_traceback, mpy_payload, source_payload
 from hilrig.mpy import check_loadable, read_header
 from hilrig.results import Outcome, RunResult
@@ -116,8 +123,10 @@ class Runner:
         compiler: Compiler | None,
         max_output: int,
         emit: str = "bytecode",
+        role: str = "board",
     ) -> None:
         self.board = board
+        self.role = role  # "board", or "reference VM": who recovered, in messages
         self.caps = caps
         self.compiler = compiler  # None: source mode
         self.max_output = max_output
@@ -185,6 +194,8 @@ class Runner:
         except ProgramTimeout as exc:
             detail = f"timeout after {timeout_s:g} s"
             return self._recovered(Outcome.TIMEOUT, detail, exc.stdout, started, transcript)
+        except BoardReset as exc:
+            return self._recovered(Outcome.CRASH, str(exc), exc.stdout, started, transcript)
         except (ReplError, LinkError) as exc:
             return self._recovered(Outcome.CRASH, str(exc), b"", started, transcript)
         except BoardBroken as exc:
@@ -208,7 +219,7 @@ class Runner:
         transcript.note(f"{outcome.value}: {detail}")
         try:
             how = self.board.recover()
-            detail += f" (board recovered by {how})"
+            detail += f" ({self.role} recovered by {how})"
         except BoardBroken as exc:
             detail += f"; {exc}"
         return RunResult(outcome, stdout, b"", time.monotonic() - started, detail=detail)

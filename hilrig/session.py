@@ -19,6 +19,7 @@ from hilrig.reference import CPythonReference, HostReference, Reference
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Prepared, Program, Runner
 from hilrig.targets import Kind, LoadMode, TargetSpec
+from hilrig.tracebacks import parse_traceback
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ _LOAD_TEXT = {
     "source": "source (the firmware cannot import .mpy; programs are sent as text)",
 }
 _UNDECIDED = Comparison(Verdict.MISMATCH, "not compared yet", "", ())
-_MISSING_MODULE = re.compile(r"^ImportError: no module named '([\w.]+)'", re.MULTILINE)
+_MISSING_MODULE = re.compile(r"[Nn]o module named '([\w.]+)'")
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,10 @@ class HilSession:
         assert report.board is not None and self.caps is not None
         program, board = report.program, report.board
         if program.expected is not None:
-            comparison = compare_expected(board, program.expected, self.caps, self.spec.compare)
+            lacks = board_lacks(board, None, f"{program.name}.exp")
+            comparison = lacks or compare_expected(
+                board, program.expected, self.caps, self.spec.compare
+            )
             return replace(report, comparison=comparison)
         if self.reference is None:
             return replace(
@@ -241,13 +245,10 @@ class HilSession:
         try:
             ref = self.reference.run(program, self.timeout_for(program))
         except CompileError as exc:
-            return replace(
-                report,
-                comparison=Comparison(
-                    Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}", "", ()
-                ),
-            )
-        comparison = compare_runs(board, ref, self.caps, self.reference.caps, self.spec.compare)
+            return replace(report, comparison=_reference_cannot_compile(board, exc))
+        comparison = board_lacks(board, ref, self.reference.label) or compare_runs(
+            board, ref, self.caps, self.reference.caps, self.spec.compare
+        )
         return replace(report, reference=ref, comparison=comparison)
 
     def _finish(self, report: ProgramReport) -> ProgramReport:
@@ -325,20 +326,74 @@ def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramReport:
     return ProgramReport(program, Comparison(verdict, reason, "", ()))
 
 
+def _reference_cannot_compile(board: RunResult, exc: CompileError) -> Comparison:
+    """The reference's mpy-cross rejected a program the board was sent as source."""
+    said = str(exc).strip().splitlines()[-1:] or ["(no message)"]
+    tb = parse_traceback(board.traceback_text()) if board.outcome is Outcome.EXCEPTION else None
+    if tb is not None and tb.exc_type in ("SyntaxError", "IndentationError"):
+        reason = (
+            f"the program does not compile: the board raised {tb.exception_line().strip()}, "
+            f"and the reference's mpy-cross rejected it too ({said[0]})"
+        )
+    else:
+        reason = f"the reference's mpy-cross rejected the program the board ran: {said[0]}"
+    return Comparison(Verdict.MISMATCH, reason, str(exc).strip(), ())
+
+
 def _early(board: RunResult) -> Comparison | None:
-    """Verdicts that need no reference: the board failed, or skipped."""
+    """Verdicts that need no reference: the board failed, or the program skipped itself."""
     if board.outcome in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN):
         output = board.text()[-2000:]
         diff = f"board output before it stopped:\n{output}" if output else ""
         return Comparison(Verdict.MISMATCH, board.detail, diff, ())
     if board.outcome is Outcome.SKIP:
         return Comparison(Verdict.SKIP, board.detail, "", ())
-    tb = board.traceback_text()
-    missing = _MISSING_MODULE.search(tb)
-    frames = tb.count('  File "')
-    if missing and frames == 1 and ", in <module>" in tb:
-        return Comparison(Verdict.SKIP, f"target lacks module {missing.group(1)}", "", ())
-    last = tb.strip().splitlines()[-1] if tb.strip() else ""
-    if last.startswith("MemoryError") and not board.stdout.strip():
+    return None
+
+
+def missing_module(run: RunResult) -> str | None:
+    """The module a run stopped at because its top-level ``import`` found nothing, or None."""
+    tb = parse_traceback(run.traceback_text()) if run.outcome is Outcome.EXCEPTION else None
+    if tb is None or tb.exc_type not in ("ImportError", "ModuleNotFoundError"):
+        return None
+    if len(tb.frames) != 1 or tb.frames[0].function != "<module>":
+        return None
+    match = _MISSING_MODULE.fullmatch(tb.message.strip())
+    return match.group(1) if match else None
+
+
+def _out_of_memory(run: RunResult) -> bool:
+    """The run raised MemoryError before printing anything."""
+    tb = parse_traceback(run.traceback_text()) if run.outcome is Outcome.EXCEPTION else None
+    return tb is not None and tb.exc_type == "MemoryError" and not run.stdout.strip()
+
+
+def board_lacks(board: RunResult, reference: RunResult | None, ref_label: str) -> Comparison | None:
+    """A skip for what the board lacks (a module, heap), earned only when the reference has it.
+
+    ``reference`` None: the expected output came from a ``.py.exp`` file, which shows the program
+    runs somewhere. A module that the reference lacks too is a failure naming both sides.
+    """
+    module = missing_module(board)
+    if module is not None:
+        if reference is None or missing_module(reference) != module:
+            return Comparison(Verdict.SKIP, f"target lacks module {module}", "", ())
+        return Comparison(
+            Verdict.MISMATCH,
+            f"module {module} is missing on the board and on the reference ({ref_label}) too: "
+            f"a typo, or a program for another port",
+            "",
+            (),
+        )
+    ref_module = missing_module(reference) if reference is not None else None
+    if ref_module is not None:
+        return Comparison(
+            Verdict.MISMATCH,
+            f"the reference ({ref_label}) lacks module {ref_module}, which the board has: give "
+            f"the program a .py.exp file with the output it should print",
+            "",
+            (),
+        )
+    if _out_of_memory(board) and (reference is None or not _out_of_memory(reference)):
         return Comparison(Verdict.SKIP, "too large for the board's heap (MemoryError)", "", ())
     return None

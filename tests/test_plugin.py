@@ -97,13 +97,24 @@ def test_mismatching_reference_fails_with_a_diff(project: pytest.Pytester) -> No
 
 def test_skip_program_and_missing_module_skip(project: pytest.Pytester) -> None:
     program(project, "selfskip.py", "print('SKIP')\nraise SystemExit\n")
+    # The .exp file shows the program runs where the module exists: the board's lack is a skip.
     program(project, "needs_module.py", "import notamodule_xyz\nprint(1)\n")
+    (project.path / "suites" / "needs_module.py.exp").write_text("1\n")
     program(project, "after.py", "print('still running')\n")
     result = project.runpytest("--target=unix", "-rs")
     result.assert_outcomes(passed=1, skipped=2)
     out = result.stdout.str()
     assert "suites/selfskip.py: program printed SKIP" in out
     assert "suites/needs_module.py: target lacks module notamodule_xyz" in out
+
+
+def test_module_missing_on_the_reference_too_is_a_failure(project: pytest.Pytester) -> None:
+    program(project, "typo.py", "import ujsonn\nprint(1)\n")
+    result = project.runpytest("--target=unix")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*module ujsonn is missing on the board and on the reference (host VM*) too*"]
+    )
 
 
 def test_syntax_error_fails_with_compiler_message_and_rest_run(project: pytest.Pytester) -> None:
