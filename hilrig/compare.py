@@ -50,6 +50,16 @@ from hilrig.tracebacks import (
 MAX_SHOWN_LINES = 200  # per side, in the stdout diff
 MAX_LINE_CHARS = 160
 _NO_RENAMES: Mapping[str, str] = MappingProxyType({})
+# What a reference without capabilities is: CPython, or a .py.exp file MicroPython's own test
+# suite recorded from CPython.
+CPYTHON = Capabilities(
+    platform="cpython",
+    version=(3, 0, 0),
+    banner="CPython",
+    float_bits=64,
+    small_int_bits=64,
+    error_reporting=ErrorReporting.DETAILED,
+)
 _ENDED = {
     Outcome.TIMEOUT: "timed out",
     Outcome.CRASH: "crashed",
@@ -96,8 +106,7 @@ def compare_runs(
     """Compare a board run with the reference run (host VM or CPython; ref_caps None: CPython)."""
     notes: list[str] = []
     ref, brd = _sides(reference, board, caps, spec, rename, notes)
-    ref_level = ref_caps.error_reporting if ref_caps is not None else ErrorReporting.DETAILED
-    verdict, reason = _judge(board, reference, brd, ref, caps, ref_level, spec, notes)
+    verdict, reason = _judge(board, reference, brd, ref, caps, ref_caps or CPYTHON, spec, notes)
     if board.truncated:
         notes.append(f"board output truncated after {len(board.stdout)} bytes")
     diff = "" if verdict is not Verdict.MISMATCH else render_diff(ref, brd, board.truncated)
@@ -201,7 +210,7 @@ def _judge(
     brd: _Side,
     ref: _Side,
     caps: Capabilities,
-    ref_level: ErrorReporting,
+    ref_caps: Capabilities,
     spec: CompareSpec,
     notes: list[str],
 ) -> tuple[Verdict, str]:
@@ -217,7 +226,7 @@ def _judge(
         return Verdict.MISMATCH, f"board {_ending(brd)}, reference {_ending(ref)}"
     if brd.out != ref.out:
         return Verdict.MISMATCH, _stdout_reason(brd.out, ref.out)
-    problem = _traceback_problem(brd, ref, caps.error_reporting, ref_level, spec, notes)
+    problem = _traceback_problem(brd, ref, caps, ref_caps, spec, notes)
     if problem is not None:
         return Verdict.MISMATCH, problem
     return Verdict.MATCH, "output and traceback match" if brd.raised else "output matches"
@@ -285,8 +294,8 @@ def _stdout_reason(board: str, ref: str) -> str:
 def _traceback_problem(
     brd: _Side,
     ref: _Side,
-    board_level: ErrorReporting,
-    ref_level: ErrorReporting,
+    caps: Capabilities,
+    ref_caps: Capabilities,
     spec: CompareSpec,
     notes: list[str],
 ) -> str | None:
@@ -316,7 +325,7 @@ def _traceback_problem(
         return None if b_msg == r_msg else f"{b_type} message differs: {_pair(b_msg, r_msg)}"
     if not same_exception_type(b_type, r_type):
         return f"board raised {b_type}, reference {r_type}"
-    check = compare_messages(r_type, b_msg, r_msg, board_level, ref_level)
+    check = compare_messages(r_type, b_msg, r_msg, caps, ref_caps)
     if check.note:
         notes.append(check.note)
     return None if check.same else f"{b_type} message differs: {_pair(b_msg, r_msg)}"

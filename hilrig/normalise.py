@@ -10,8 +10,9 @@ Each is a small pure function, switched on or off by a field of :class:`CompareS
   that value. Formatted text (``%.2f``, ``{:e}``) is never touched; on a board with the
   reference's precision nothing is. All text around the numbers must be equal. Signs belong to
   that text, so ``-0.0`` vs ``0.0`` still differs.
-* ``error_messages`` — :func:`same_exception_type` and :func:`compare_messages`: known renamings
-  and rewordings between MicroPython versions and CPython, and the error-reporting levels.
+* ``error_messages`` — :func:`same_exception_type` and :func:`compare_messages`: messages the VM
+  writes itself may differ between versions and error-reporting levels, only as the table of
+  :mod:`hilrig.vm_messages` records; messages a program constructs are compared exactly.
 * ``ints`` — :func:`int_beyond`: the first integer a board without big ints cannot hold; the
   comparison turns a board OverflowError into a skip with it. ``sys.maxsize`` and other genuine
   word-size differences are never normalised.
@@ -29,8 +30,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
-from hilrig.capabilities import ErrorReporting
+from hilrig.capabilities import Capabilities
 from hilrig.tracebacks import Frame, Traceback
+from hilrig.vm_messages import same_vm_message
 
 # A float as print() writes it: digits with a point or an exponent, or inf / nan. No sign: the
 # sign is compared as text. Not part of a word, a version ("1.9.2") or an address ("10.0.0.1").
@@ -223,8 +225,8 @@ def _operands(match: re.Match[str]) -> str:
     return f"operands {_OPERATORS.get(op, op)}: {match.group('a')}, {match.group('b')}"
 
 
-# Rewordings of one message between MicroPython versions and CPython (PROTOCOLS.md §4.3): each
-# message matching a pattern is replaced by a canonical form before the two are compared.
+# Rewordings of one message between MicroPython and CPython (used only when one side is CPython):
+# each message matching a pattern is replaced by a canonical form before the two are compared.
 REWORDINGS: tuple[tuple[str, re.Pattern[str], _Canon], ...] = (
     (
         "ZeroDivisionError",  # MicroPython "divide by zero"; CPython and MicroPython 1.9 "division"
@@ -313,42 +315,32 @@ def compare_messages(
     exc_type: str,
     board: str,
     reference: str,
-    board_level: ErrorReporting,
-    ref_level: ErrorReporting,
+    caps: Capabilities,
+    ref_caps: Capabilities,
 ) -> MessageCheck:
-    """Compare exception messages: exactly, then known rewordings, then by error-reporting level.
+    """Compare exception messages: exactly, except where the VM itself wrote them differently.
 
-    When the levels differ the less detailed side decides: NONE or TERSE compares the type only;
-    NORMAL against DETAILED (:func:`loosely_equal`) requires the same numbers in the same order
-    and at least half of the NORMAL message's words in the DETAILED one.
+    Between MicroPython and CPython: the known rewordings of ``REWORDINGS``. Between two
+    MicroPython VMs (another version or error-reporting level): the message sites of
+    :mod:`hilrig.vm_messages`. A message the program constructed matches neither and is compared
+    exactly; so is everything between two boards of the same version and level.
     """
     if board == reference:
         return MessageCheck(same=True)
-    if _canonical(exc_type, board) == _canonical(exc_type, reference):
-        return MessageCheck(same=True, note=f"known rewording: {board!r} ~ {reference!r}")
-    lower, higher = sorted((board_level, ref_level))
-    if lower == higher:
+    if "cpython" in (caps.platform, ref_caps.platform):
+        if _canonical(exc_type, board) == _canonical(exc_type, reference):
+            return MessageCheck(same=True, note=f"known rewording: {board!r} ~ {reference!r}")
         return MessageCheck(same=False)
-    levels = f"{lower.name} against {higher.name} error reporting"
-    if lower <= ErrorReporting.TERSE:
-        return MessageCheck(same=True, note=f"{exc_type} message not compared: {levels}")
-    terse, detailed = (board, reference) if board_level < ref_level else (reference, board)
-    if loosely_equal(terse, detailed):
-        return MessageCheck(same=True, note=f"{exc_type} message compared loosely: {levels}")
+    if same_vm_message(TYPE_ALIASES.get(exc_type, exc_type), board, reference, caps, ref_caps):
+        sides = f"{_vm(caps)} and {_vm(ref_caps)}"
+        return MessageCheck(
+            same=True, note=f"{exc_type} message written by the VM, as {sides} write it"
+        )
     return MessageCheck(same=False)
 
 
-def loosely_equal(normal: str, detailed: str) -> bool:
-    """NORMAL vs DETAILED: same numbers in order, half the NORMAL message's words in the other.
-
-    ``function takes 0 positional arguments but 1 were given`` ~
-    ``<lambda>() takes 0 positional arguments but 1 were given``.
-    """
-    if re.findall(r"\d+", normal) != re.findall(r"\d+", detailed):
-        return False
-    words = re.findall(r"[A-Za-z]{3,}", normal.lower())
-    known = set(re.findall(r"[A-Za-z]{3,}", detailed.lower()))
-    return 2 * sum(word in known for word in words) >= len(words)
+def _vm(caps: Capabilities) -> str:
+    return f"MicroPython {caps.version_text} ({caps.error_reporting.name.lower()} errors)"
 
 
 def _canonical(exc_type: str, message: str) -> str:
