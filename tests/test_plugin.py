@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from hilrig.targets import BUILTIN_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A user project: the unix target, a conftest naming the plugin, an empty suites folder."""
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((ROOT / "targets/unix.toml").read_text())
+    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
     (pytester.path / "suites").mkdir()
     return pytester
 
