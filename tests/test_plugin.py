@@ -44,13 +44,17 @@ def test_without_target_programs_skip_with_a_how_to(project: pytest.Pytester) ->
     project.makepyfile(test_plain="def test_ok():\n    assert 1 + 1 == 2\n")
     result = project.runpytest("-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*no --target given: run pytest --target=NAME (targets: unix)*"])
+    result.stdout.fnmatch_lines(
+        ["*no --target given: run pytest --target=NAME (targets: esp32, *stm32, unix)*"]
+    )
 
 
 def test_unknown_target_is_a_usage_error_listing_known_ones(project: pytest.Pytester) -> None:
     result = project.runpytest("--target=stm33")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown target 'stm33'*Known targets: unix*"])
+    result.stderr.fnmatch_lines(
+        ["*unknown target 'stm33'*(project targets: unix)*built-in targets*(esp32, *stm32, unix)*"]
+    )
     assert "Traceback" not in result.stderr.str()
 
 
