@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml  # PyYAML comes with esptool
 
 from hilrig.cli import main
 from hilrig.errors import ConfigError
@@ -41,6 +42,7 @@ def test_an_empty_folder_gets_every_file_and_three_next_steps(
     spec = load_target("myboard", folder)
     assert spec.kind is Kind.SERIAL and spec.boards[0].port == "/dev/ttyACM0"
     workflow = (folder / ".github/workflows/hilrig.yml").read_text()
+    assert yaml.safe_load(workflow)["jobs"]["emulated"]["runs-on"] == "ubuntu-24.04"
     assert "pytest --target=unix tests/hil" in workflow
     assert "pytest --target=microbit-qemu tests/hil" in workflow
 
