@@ -2,11 +2,11 @@
 
     python bench/bench_multiboard.py [--repeat 3] [--count 1 5] [--suites suites]
 
-Both runs use target files written next to each other in a temporary folder, made from
-targets/microbit-qemu.toml with ``instances = 1`` and ``instances = 2``, so their board locks
-never meet those of other runs. A warm-up run fills the compile and reference caches first; each
-configuration then runs ``--repeat`` times and its best wall-clock time counts (the machine may be
-shared).
+Both runs use target files written next to each other in a temporary folder, made from the
+built-in hilrig/builtin_targets/microbit-qemu.toml with ``instances = 1`` and ``instances = 2``, so
+their board locks never meet those of other runs. A warm-up run fills the compile and reference
+caches first; each configuration then runs ``--repeat`` times and its best wall-clock time counts
+(the machine may be shared).
 
 Each ``--count N`` is one workload: the suites with ``--hil-count N``. Starting xdist's workers
 costs about a second whatever the workload, and the emulated micro:bit runs the suites once in a
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "targets" / "microbit-qemu.toml"
+TARGET = ROOT / "hilrig" / "builtin_targets" / "microbit-qemu.toml"
 GOAL = 1.7
 
 

@@ -14,10 +14,10 @@ from hilrig.cli import main
 from hilrig.errors import ConfigError
 from hilrig.repro import describe_change
 from hilrig.results import Outcome, RunResult
+from hilrig.targets import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
 WRONG = "print('a')\nprint(6 * 7)\nraise ValueError('late')\n"
 
 
@@ -28,7 +28,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     monkeypatch.chdir(pytester.path)
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((ROOT / "targets/unix.toml").read_text())
+    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "good.py").write_text("print(1)\n")
     (pytester.path / "suites" / "wrong.py").write_text(WRONG)

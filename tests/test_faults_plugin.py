@@ -14,9 +14,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from real_targets import MICROBIT, ROOT, descendants, microbit_spec
+from real_targets import MICROBIT, descendants, microbit_spec
 
 from hilrig.deadline import Deadline
+from hilrig.targets import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
@@ -34,7 +35,7 @@ def project(
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     for name in TARGETS.values():
-        text = (ROOT / "targets" / f"{name}.toml").read_text()
+        text = (BUILTIN_DIR / f"{name}.toml").read_text()
         (pytester.path / "targets" / f"{name}.toml").write_text(text)
     (pytester.path / "suites").mkdir()
     return pytester

@@ -15,11 +15,9 @@ import pytest
 
 from hilrig.errors import LeaseTimeout
 from hilrig.lease import acquire, lock_dir, read_holder, slots
-from hilrig.targets import TargetSpec, parse_target
+from hilrig.targets import BUILTIN_DIR, TargetSpec, parse_target
 
 pytest_plugins = ["pytester"]
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def spec(text: str, name: str = "bench") -> TargetSpec:
@@ -112,7 +110,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    unix = (ROOT / "targets" / "unix.toml").read_text()
+    unix = (BUILTIN_DIR / "unix.toml").read_text()
     (pytester.path / "targets" / "vms.toml").write_text(unix + "instances = 2\n")
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "one.py").write_text("print(1)\n")

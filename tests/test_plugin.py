@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from hilrig.targets import BUILTIN_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A user project: the unix target, a conftest naming the plugin, an empty suites folder."""
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((ROOT / "targets/unix.toml").read_text())
+    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
     (pytester.path / "suites").mkdir()
     return pytester
 
@@ -44,13 +44,17 @@ def test_without_target_programs_skip_with_a_how_to(project: pytest.Pytester) ->
     project.makepyfile(test_plain="def test_ok():\n    assert 1 + 1 == 2\n")
     result = project.runpytest("-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*no --target given: run pytest --target=NAME (targets: unix)*"])
+    result.stdout.fnmatch_lines(
+        ["*no --target given: run pytest --target=NAME (targets: esp32, *stm32, unix)*"]
+    )
 
 
 def test_unknown_target_is_a_usage_error_listing_known_ones(project: pytest.Pytester) -> None:
     result = project.runpytest("--target=stm33")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown target 'stm33'*Known targets: unix*"])
+    result.stderr.fnmatch_lines(
+        ["*unknown target 'stm33'*(project targets: unix)*built-in targets*(esp32, *stm32, unix)*"]
+    )
     assert "Traceback" not in result.stderr.str()
 
 

@@ -10,10 +10,10 @@ import pytest
 from hilrig.cli import main
 from hilrig.errors import ConfigError
 from hilrig.report import Mark, build_matrix, read_junit, render_markdown
+from hilrig.targets import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites name="pytest tests"><testsuite name="pytest" tests="5">
@@ -99,7 +99,7 @@ def test_report_command_from_real_runs(
     monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    unix = (ROOT / "targets" / "unix.toml").read_text()
+    unix = (BUILTIN_DIR / "unix.toml").read_text()
     (pytester.path / "targets" / "unix.toml").write_text(unix)
     (pytester.path / "targets" / "vm2.toml").write_text(unix)
     suites = pytester.path / "suites"

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from hilrig.errors import ConfigError, TargetNotFound
-from hilrig.targets import Kind, LoadMode, find_target, known_targets, load_target
+from hilrig.targets import (
+    BUILTIN_DIR,
+    Kind,
+    LoadMode,
+    find_target,
+    known_targets,
+    load_target,
+    target_files,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,10 +82,40 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-def test_unknown_name_lists_known_targets(tmp_path: Path) -> None:
+def test_unknown_name_lists_the_names_and_where_it_looked(tmp_path: Path) -> None:
     write(tmp_path, 'kind = "hostvm"')
-    with pytest.raises(TargetNotFound, match=r"unknown target 'nope'.*Known targets: t\."):
+    with pytest.raises(TargetNotFound) as info:
         find_target("nope", tmp_path)
+    text = str(info.value)
+    assert text.startswith("unknown target 'nope': there is no nope.toml in ")
+    assert f"{tmp_path / 'targets'} (project targets: t)" in text
+    assert f"built-in targets in {BUILTIN_DIR} (esp32, esp32s3, microbit, microbit-qemu," in text
+    assert "\n" not in text
+
+
+def test_builtin_targets_are_found_from_any_directory(tmp_path: Path) -> None:
+    assert find_target("unix", tmp_path) == BUILTIN_DIR / "unix.toml"
+    spec = load_target("microbit-qemu", tmp_path)
+    assert spec.path == BUILTIN_DIR / "microbit-qemu.toml" and spec.kind is Kind.QEMU
+
+
+def test_project_target_wins_over_the_builtin_of_the_same_name(tmp_path: Path) -> None:
+    (tmp_path / "targets").mkdir()
+    own = tmp_path / "targets" / "unix.toml"
+    own.write_text('kind = "hostvm"\ntimeout_s = 3\n')
+    spec = load_target("unix", tmp_path)
+    assert spec.path == own and spec.timeout_s == 3.0
+    files = {(t.name, t.builtin): t for t in target_files(tmp_path)}
+    assert files[("unix", False)].path == own
+    assert files[("unix", True)].shadowed_by == own
+    assert files[("stm32", True)].shadowed_by is None
+    assert known_targets(tmp_path).count("unix") == 1
+
+
+def test_the_repository_keeps_no_second_copy_of_a_builtin() -> None:
+    own = {p.name for p in (ROOT / "targets").glob("*.toml")}
+    assert own.isdisjoint(p.name for p in BUILTIN_DIR.glob("*.toml"))
+    assert (ROOT / "targets").is_dir()
 
 
 def test_path_and_relative_firmware(tmp_path: Path) -> None:

@@ -9,11 +9,10 @@ import pytest
 from scripted_link import ScriptedLink
 
 from hilrig.deadline import Deadline
+from hilrig.targets import BUILTIN_DIR
 from hilrig.transcript import KEEP_BYTES, MERGE_S, TAIL_BYTES, RecordingLink, Transcript
 
 pytest_plugins = ["pytester"]
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_recording_link_keeps_both_directions_in_order() -> None:
@@ -93,7 +92,7 @@ def test_save_creates_folders(tmp_path: Path) -> None:
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((ROOT / "targets/unix.toml").read_text())
+    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
     suites = pytester.path / "suites"
     suites.mkdir()
     (suites / "good.py").write_text("print('good-marker')\n")

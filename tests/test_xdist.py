@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from hilrig.targets import BUILTIN_DIR
+
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
 INSTALL = "apt-get install qemu-system-arm firmware-microbit-micropython"
 PROGRAMS = {f"p{n}.py": f"for i in range(3):\n    print({n}, i * {n})\n" for n in range(8)}
@@ -33,7 +34,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
-    lines = (ROOT / "targets" / "microbit-qemu.toml").read_text().splitlines()
+    lines = (BUILTIN_DIR / "microbit-qemu.toml").read_text().splitlines()
     top = [line for line in lines if not line.startswith("instances")]
     (pytester.path / "targets" / "mb2.toml").write_text("instances = 2\n" + "\n".join(top) + "\n")
     (pytester.path / "suites").mkdir()

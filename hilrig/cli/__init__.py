@@ -22,6 +22,8 @@ _COMMANDS = (
     "hilrig.cli.board_cmd",
     "hilrig.cli.info_cmd",
     "hilrig.cli.gate_cmd",
+    "hilrig.cli.targets_cmd",
+    "hilrig.cli.init_cmd",
 )
 
 

@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--target",
         default=None,
         metavar="NAME",
-        help="run suite programs on targets/NAME.toml (or a path to a .toml)",
+        help="run suite programs on targets/NAME.toml, else the built-in NAME (or a .toml path)",
     )
     group.addoption(
         "--hil-timeout",
