@@ -39,7 +39,7 @@ def test_read_waits_until_the_deadline_and_raises(pair: tuple[FdLink, socket.soc
     started = time.monotonic()
     with pytest.raises(LinkTimeout, match=r"test link sent nothing for 0.2 s"):
         link.read_some(Deadline.after(0.2))
-    assert 0.19 <= time.monotonic() - started < 0.5
+    assert 0.19 <= time.monotonic() - started < 5  # waited, and not forever
 
 
 def test_peer_gone_is_a_link_error(pair: tuple[FdLink, socket.socket]) -> None:
@@ -128,7 +128,7 @@ def test_serial_loopback_round_trip_and_timeout() -> None:
         started = time.monotonic()
         with pytest.raises(LinkTimeout, match=r"loop:// sent nothing for 0.1 s"):
             link.read_some(Deadline.after(0.1))
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 5  # the deadline ended the wait
     finally:
         link.close()
     link.close()  # twice is fine

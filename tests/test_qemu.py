@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from real_targets import MICROBIT, microbit_machine, microbit_spec
 
-from hilrig.board import Board
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError, ToolMissing
 from hilrig.qemu import QemuMachine, check_installed, qemu_command
@@ -127,19 +126,3 @@ def test_interrupt_is_ctrl_c_on_the_serial_line() -> None:
         repl.read_until(RAW_PROMPT, Deadline.after(5))
     finally:
         machine.close()
-
-
-def test_programs_arrive_whole_through_the_paced_link() -> None:
-    # The micro:bit's 64-byte input ring drops bytes; unpaced, 1-25 % of these runs lost some.
-    values = [(i * 7919) % 90000 + 1000 for i in range(150)]
-    code = ("t=0\n" + "".join(f"t+={v}\n" for v in values) + "print(t)\n").encode()
-    board = Board(microbit_machine())
-    try:
-        board.start()
-        assert board.repl is not None and board.repl.raw_paste is False
-        for _ in range(20):
-            reply = board.exec(code, timeout_s=10, max_output=1000)
-            assert reply.stdout == f"{sum(values)}\r\n".encode(), reply
-            board.after_program(reply.exited)
-    finally:
-        board.close()
