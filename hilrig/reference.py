@@ -24,6 +24,7 @@ from hilrig.errors import HilrigError
 from hilrig.hostvm import HostVM, host_vm_command
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Program, Runner
+from hilrig.tracebacks import HEADER, format_traceback, parse_traceback
 
 CPYTHON_CAPS = Capabilities(
     platform="cpython",
@@ -180,9 +181,7 @@ class CPythonReference:
             return RunResult(Outcome.TIMEOUT, out, detail=f"timeout after {timeout_s:g} s")
         except OSError as exc:
             raise HilrigError(f"cannot run CPython ({sys.executable}): {exc.strerror}") from exc
-        tb = proc.stderr.replace(
-            f'File "{program.path.name}"'.encode(), f'File "{program.name}"'.encode()
-        )
+        tb = _board_named(proc.stderr, program)
         outcome = Outcome.EXCEPTION if proc.returncode != 0 and tb.strip() else Outcome.OK
         if outcome is Outcome.OK and proc.stdout == b"SKIP\n":
             outcome = Outcome.SKIP
@@ -198,3 +197,19 @@ class CPythonReference:
 
     def close(self) -> None:
         """Nothing to stop."""
+
+
+def _board_named(stderr: bytes, program: Program) -> bytes:
+    """CPython's traceback as the board prints it: frames name the program as the board does.
+
+    CPython (3.9+) names the script by its absolute path, and 3.11 echoes each frame's source
+    line with ``~~^^`` markers under it; the board names it ``program.name`` and echoes nothing.
+    Text that does not parse as one traceback (warnings, the program's own stderr) is kept as is.
+    """
+    text = stderr.decode("utf-8", errors="backslashreplace")
+    for spelling in {str(program.path.resolve()), str(program.path), program.path.name}:
+        text = text.replace(f'File "{spelling}"', f'File "{program.name}"')
+    tb = parse_traceback(text)
+    if tb is None or not text.startswith(HEADER):
+        return text.encode()
+    return format_traceback(tb).encode()
