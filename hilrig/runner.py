@@ -23,6 +23,7 @@ from hilrig.errors import (
     ProgramTimeout,
     ReplError,
 )
+from hilrig.limits import TIMEOUT
 from hilrig.loader import clean_traceback, mpy_payload, source_payload
 from hilrig.mpy import check_loadable, read_header
 from hilrig.results import Outcome, RunResult
@@ -77,13 +78,7 @@ def read_program(path: Path, rootdir: Path) -> Program:
 def _directive_timeout(settings: dict[str, str], name: str) -> float | None:
     if "timeout_s" not in settings:
         return None
-    try:
-        value = float(settings["timeout_s"])
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(f"{name}: '# hilrig: timeout_s=' needs a positive number of seconds")
-    return value
+    return TIMEOUT.check(settings["timeout_s"], f"{name}: '# hilrig: timeout_s'")
 
 
 def _directive_emit(settings: dict[str, str], name: str) -> str | None:

@@ -16,6 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from hilrig.errors import ConfigError, TargetNotFound
+from hilrig.limits import DAY_S, TIMEOUT, Limit
+
+# Ranges of the target files' numbers (TOML also spells nan and inf, which must not get through).
+_INSTANCES = Limit(1, 256, "copies", whole=True)
+_OUTPUT = Limit(1024, 1 << 30, "bytes", whole=True)
+_BOOT = Limit(0.5, DAY_S / 24, "seconds")
+_SERIAL_BAUD = Limit(300, 12_000_000, "baud", whole=True)
+_FLASH_BAUD = Limit(9600, 12_000_000, "baud", whole=True)
+_SWD_HZ = Limit(1000, 100_000_000, "Hz", whole=True)
+_FLASH_BYTES = Limit(1, 1 << 32, "bytes", whole=True)
+_ADDRESS = Limit(0, (1 << 32) - 1, whole=True)
+_PAUSE = Limit(0.0, 1.0, "seconds")
+_CHUNK = Limit(1, 4096, "bytes", whole=True)
 
 
 class Kind(enum.Enum):
@@ -240,7 +253,7 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
         path=path,
         kind=kind,
         description=t.text("description") or "",
-        timeout_s=t.number("timeout_s", minimum=0.1),
+        timeout_s=t.number("timeout_s", TIMEOUT),
         load=t.enum("load", LoadMode) or LoadMode.AUTO,
         emit=t.choice("emit", ("bytecode", "native", "viper")) or "bytecode",
         arch=t.text("arch"),
@@ -248,11 +261,11 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
         qemu=_qemu(t.sub("qemu", required=True), path) if kind is Kind.QEMU else None,
         serial=_serial(t.sub("serial")) if kind is Kind.SERIAL else None,
         boards=_boards(t, kind),
-        instances=t.whole("instances", minimum=1) or 1,
+        instances=t.whole("instances", _INSTANCES) or 1,
         flash=_flash(t.sub("flash")) if "flash" in data else None,
         compare=_compare(t.sub("compare")),
         repl=_repl(t.sub("repl")),
-        max_output_bytes=t.whole("max_output_bytes", minimum=1024) or 1_000_000,
+        max_output_bytes=t.whole("max_output_bytes", _OUTPUT) or 1_000_000,
     )
     t.reject_unknown()
     return spec
@@ -277,7 +290,7 @@ def _qemu(t: _Table, path: Path) -> QemuSpec:
         binary=t.text("binary") or "qemu-system-arm",
         loader=t.choice("loader", ("device", "kernel")) or "device",
         args=tuple(t.str_list("args") or ()),
-        boot_timeout_s=t.number("boot_timeout_s", minimum=0.5) or 15.0,
+        boot_timeout_s=t.number("boot_timeout_s", _BOOT) or 15.0,
         install_hint=t.text("install_hint") or "",
     )
     t.reject_unknown()
@@ -286,7 +299,7 @@ def _qemu(t: _Table, path: Path) -> QemuSpec:
 
 def _serial(t: _Table) -> SerialSpec:
     spec = SerialSpec(
-        baud=t.whole("baud", minimum=300) or 115200,
+        baud=t.whole("baud", _SERIAL_BAUD) or 115200,
         exclusive=t.flag("exclusive", default=True),
         reenumerates=t.flag("reenumerates", default=False),
     )
@@ -327,17 +340,17 @@ def _flash(t: _Table) -> FlashSpec:
     if tool == "pyocd":
         pyocd = PyocdSpec(
             target_type=t.text("target_type", required=True) or "",
-            frequency_hz=t.whole("frequency_hz", minimum=1000) or 4_000_000,
-            flash_size=t.whole("flash_size", minimum=1),
-            base_address=t.whole("base_address", minimum=0),
+            frequency_hz=t.whole("frequency_hz", _SWD_HZ) or 4_000_000,
+            flash_size=t.whole("flash_size", _FLASH_BYTES),
+            base_address=t.whole("base_address", _ADDRESS),
         )
     else:
-        offset = t.whole("offset", minimum=0, required=True)
+        offset = t.whole("offset", _ADDRESS, required=True)
         esptool = EsptoolSpec(
             chip=t.text("chip", required=True) or "",
             offset=offset if offset is not None else 0,
-            baud=t.whole("baud", minimum=9600) or 460800,
-            flash_size=t.whole("flash_size", minimum=1),
+            baud=t.whole("baud", _FLASH_BAUD) or 460800,
+            flash_size=t.whole("flash_size", _FLASH_BYTES),
             erase=t.flag("erase", default=False),
         )
     t.reject_unknown()
@@ -357,9 +370,9 @@ def _compare(t: _Table) -> CompareSpec:
 
 
 def _repl(t: _Table) -> ReplSpec:
-    pause = t.number("plain_pause_s", minimum=0.0)
+    pause = t.number("plain_pause_s", _PAUSE)
     spec = ReplSpec(
-        plain_chunk_bytes=t.whole("plain_chunk_bytes", minimum=1) or 16,
+        plain_chunk_bytes=t.whole("plain_chunk_bytes", _CHUNK) or 16,
         plain_pause_s=pause if pause is not None else 0.002,
     )
     t.reject_unknown()
@@ -403,25 +416,21 @@ class _Table:
         value = self.choice(key, tuple(m.value for m in cls), required)
         return cls(value) if value is not None else None
 
-    def whole(self, key: str, minimum: int, required: bool = False) -> int | None:
+    def whole(self, key: str, limit: Limit, required: bool = False) -> int | None:
         value = self._get(key, required)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._bad(key, "must be a whole number")
-        if value < minimum:
-            raise self._bad(key, f"must be at least {minimum}")
-        return value
+        return limit.check_whole(value, f"{self.path}: field {self.prefix}{key}")
 
-    def number(self, key: str, minimum: float, required: bool = False) -> float | None:
+    def number(self, key: str, limit: Limit, required: bool = False) -> float | None:
         value = self._get(key, required)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._bad(key, "must be a number")
-        if value < minimum:
-            raise self._bad(key, f"must be at least {minimum}")
-        return float(value)
+        return limit.check(value, f"{self.path}: field {self.prefix}{key}")
 
     def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, False)

@@ -210,7 +210,7 @@ def test_count_reports_intermittent_programs(project: pytest.Pytester) -> None:
     [
         (["--hil-update-baseline"], "*--hil-update-baseline needs --hil-baseline FILE*"),
         (["--hil-baseline=nope.toml"], "*cannot read baseline nope.toml*--hil-update-baseline*"),
-        (["--hil-count=0"], "*--hil-count 0: run each program at least once*"),
+        (["--hil-count=0"], "*--hil-count = 0 is not allowed: use a whole number from 1*"),
     ],
 )
 def test_gate_usage_errors(project: pytest.Pytester, args: list[str], complaint: str) -> None:

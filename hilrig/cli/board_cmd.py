@@ -15,6 +15,7 @@ from hilrig.errors import ConfigError, FlashError
 from hilrig.flash import IdentityFn, Progress, RunningIdentity, Stage, flash_board
 from hilrig.flash.interfaces import require_flash
 from hilrig.flash.ports import PortInfo, list_serial_ports
+from hilrig.limits import FLASH_TIMEOUT
 from hilrig.targets import BoardSpec, TargetSpec, load_target
 
 VERIFY_TIMEOUT_S = 15.0  # a board's boot after flashing: ESP32 prints its ROM log first
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--board", type=int, metavar="N", help="only the N-th [[boards]] entry (from 0)"
     )
     flasher.add_argument(
-        "--timeout", type=float, default=300.0, metavar="S", help="seconds per board"
+        "--timeout", default=300.0, metavar="S", help="seconds per board (default 300)"
     )
     flasher.add_argument(
         "--no-verify",
@@ -86,6 +87,7 @@ def _port_line(port: PortInfo) -> str:
 
 def run_flash(args: argparse.Namespace) -> int:
     """Flash the file onto every board of the target (or the one chosen with --board)."""
+    timeout_s = FLASH_TIMEOUT.check(args.timeout, "--timeout")
     spec = load_target(args.target, find_rootdir(Path.cwd()))
     require_flash(spec)
     for board in _chosen_boards(spec, args.board):
@@ -97,7 +99,7 @@ def run_flash(args: argparse.Namespace) -> int:
             args.firmware,
             running_identity=identity,
             progress=printer,
-            timeout_s=args.timeout,
+            timeout_s=timeout_s,
         )
         printer.finish()
         runs = f"; it runs {result.identity.sys_version}" if result.identity else ""

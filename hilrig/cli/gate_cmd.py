@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hilrig.compare import Verdict
 from hilrig.errors import HilrigError
 from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.limits import COUNT, LOCK_TIMEOUT
 
 if TYPE_CHECKING:
     from hilrig.repro import Repro, ReproRun
@@ -41,10 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     repro.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder")
     repro.add_argument("--target", help="target name or .toml (default: the bundle's own)")
-    repro.add_argument("--count", type=int, default=1, metavar="N", help="runs (default 1)")
+    repro.add_argument("--count", default=1, metavar="N", help="runs (default 1)")
     repro.add_argument(
         "--lock-timeout",
-        type=float,
         default=DEFAULT_LOCK_TIMEOUT_S,
         metavar="S",
         help=f"wait this long for a free board (default {DEFAULT_LOCK_TIMEOUT_S:g} s)",
@@ -67,10 +67,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_repro(args: argparse.Namespace) -> int:
     """Rerun the bundle; exit 0 reproduced, 1 not reproduced, 2 could not tell."""
-    if args.count < 1:
-        print("hilrig: --count must be at least 1", file=sys.stderr)
-        return EXIT_ERROR
     try:
+        args.count = COUNT.check_whole(args.count, "--count")
+        args.lock_timeout = LOCK_TIMEOUT.check(args.lock_timeout, "--lock-timeout")
         repro = _reproduce(args)
     except HilrigError as exc:
         if args.debug:

@@ -18,6 +18,7 @@ import pytest
 from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate import GateOptions, Ledger
 from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests, format_failure
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.session import DEFAULT_TIMEOUT_S, Options
@@ -37,7 +38,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--hil-timeout",
-        type=float,
         default=None,
         metavar="S",
         help="wall-clock limit per program in seconds (default: target, then ini)",
@@ -99,14 +99,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--hil-count",
-        type=int,
         default=1,
         metavar="N",
         help="run each program N times; programs failing some runs are intermittent",
     )
     group.addoption(
         "--hil-lock-timeout",
-        type=float,
         default=DEFAULT_LOCK_TIMEOUT_S,
         metavar="S",
         help=f"how long to wait for a board other runs hold (default {DEFAULT_LOCK_TIMEOUT_S:g} s)",
@@ -122,20 +120,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def read_options(config: pytest.Config) -> Options:
     """Command line and ini, read once into a typed Options."""
     root = Path(config.rootpath)
-    ini_timeout = str(config.getini("hilrig_timeout"))
-    try:
-        ini_value = float(ini_timeout)
-    except ValueError:
-        raise pytest.UsageError(
-            f"ini option hilrig_timeout = {ini_timeout!r} is not a number"
-        ) from None
+    timeout = config.getoption("hil_timeout")
+    ini_value = _checked(TIMEOUT, str(config.getini("hilrig_timeout")), "ini option hilrig_timeout")
     results = config.getoption("hil_results")
     mpy_cross = config.getoption("hil_mpy_cross")
     reference = config.getoption("hil_reference")
     firmware = config.getoption("hil_firmware")
     return Options(
         rootdir=root,
-        timeout_s=config.getoption("hil_timeout"),
+        timeout_s=_checked(TIMEOUT, timeout, "--hil-timeout") if timeout is not None else None,
         ini_timeout_s=ini_value,
         reference=reference if reference is not None else "host",
         emit=config.getoption("hil_emit"),
@@ -159,17 +152,24 @@ def read_gate_options(config: pytest.Config) -> GateOptions:
     """The gating and leasing options, checked."""
     baseline = config.getoption("hil_baseline")
     update = bool(config.getoption("hil_update_baseline"))
-    count = int(config.getoption("hil_count"))
     if update and baseline is None:
         raise pytest.UsageError("--hil-update-baseline needs --hil-baseline FILE to write")
-    if count < 1:
-        raise pytest.UsageError(f"--hil-count {count}: run each program at least once")
     return GateOptions(
         baseline=Path(baseline) if baseline is not None else None,
         update=update,
-        count=count,
-        lock_timeout_s=float(config.getoption("hil_lock_timeout")),
+        count=int(_checked(COUNT, config.getoption("hil_count"), "--hil-count")),
+        lock_timeout_s=_checked(
+            LOCK_TIMEOUT, config.getoption("hil_lock_timeout"), "--hil-lock-timeout"
+        ),
     )
+
+
+def _checked(limit: Limit, value: object, what: str) -> float:
+    """A numeric option in its range, else the usage error naming option, value and range."""
+    try:
+        return limit.check(value, what)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
