@@ -9,6 +9,7 @@
     identity.json        firmware, .mpy ABI, compiler and reference of the run
     transcript.txt       every byte to and from the board
     reference.stdout     the reference's output, and reference.traceback its uncaught exception
+                         (only when the run had one: a board timeout needs none, none is run)
     board.stdout         the board's output, and board.traceback
     diff.txt             the failure as the test report showed it
 
@@ -18,7 +19,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shlex
 import shutil
 import time
@@ -28,12 +28,10 @@ from typing import Any
 
 from hilrig import __version__
 from hilrig.capabilities import Capabilities, ErrorReporting
-from hilrig.errors import ConfigError, HilrigError
+from hilrig.errors import ConfigError
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Program, read_program
 from hilrig.session import HilSession, ProgramReport
-
-log = logging.getLogger(__name__)
 
 BUNDLE_VERSION = 1
 MANIFEST = "bundle.json"
@@ -101,17 +99,14 @@ def write_bundle(
 def _reference(
     session: HilSession, report: ProgramReport
 ) -> tuple[RunResult | None, Capabilities | None]:
-    """The reference run; run it now when the board failed before it was compared."""
-    if report.program.expected is not None or session.reference is None or report.board is None:
-        return None, None  # compared with an .exp file, or it never ran (mpy-cross refused it)
-    if report.reference is not None:
-        return report.reference, session.reference.caps
-    try:
-        ref = session.reference.run(report.program, session.timeout_for(report.program))
-    except HilrigError as exc:
-        log.warning("no reference output for the bundle of %s: %s", report.program.name, exc)
+    """The reference result the run already has, never a new run.
+
+    A board that timed out, crashed or broke was judged without a reference; running one now
+    for the bundle would cost a second full timeout when the program hangs everywhere.
+    """
+    if report.reference is None or session.reference is None:
         return None, None
-    return ref, session.reference.caps
+    return report.reference, session.reference.caps
 
 
 def _write_files(

@@ -136,7 +136,23 @@ def _prepared(bundle: Bundle, session: HilSession) -> tuple[Prepared | None, tup
 
 def _run(bundle: Bundle, session: HilSession, prepared: Prepared | None) -> ReproRun:
     report = session.run_program(bundle.program, prepared)
+    if _unjudged(bundle, report):
+        reason = (
+            "this run finished, and the bundle holds no reference output to compare it with "
+            "(the recorded run ended before a reference was needed)"
+        )
+        report = replace(report, comparison=replace(report.comparison, reason=reason))
     return ReproRun(report, describe_change(bundle.board, report.board))
+
+
+def _unjudged(bundle: Bundle, report: ProgramReport) -> bool:
+    """A run that finished where the recorded one timed out or crashed, and nothing to compare
+    it with: the bundle keeps only the reference result its run had."""
+    no_reference = bundle.reference is None and bundle.program.expected is None
+    comparison = report.comparison
+    # The session's words when it has neither a reference nor an .exp file to compare with.
+    nothing = comparison.reason.startswith(f"no {bundle.program.name}.exp file")
+    return no_reference and comparison.verdict is Verdict.SKIP and nothing
 
 
 def describe_change(recorded: RunResult | None, now: RunResult | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ import pytest
 from hilrig.bundle import bundle_dir, read_bundle
 from hilrig.cli import main
 from hilrig.errors import ConfigError
+from hilrig.reference import HostReference
 from hilrig.repro import describe_change
 from hilrig.results import Outcome, RunResult
+from hilrig.runner import Program
 from hilrig.targets import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
@@ -89,21 +92,61 @@ def test_repro_reruns_the_bundle_and_says_it_reproduced(
     assert "note:" not in out  # the exact .mpy loaded on the same firmware
 
 
-def test_repro_of_a_hang_compares_with_the_recorded_host_reference(
-    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+class CountingReference:
+    """Counts the host reference's runs; ``change`` rewrites what it prints (to force a
+    mismatch against the board, which is the same VM)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, change: bytes | None = None) -> None:
+        self.calls = 0
+        self.change = change
+        real = HostReference.run
+
+        def run(ref: HostReference, program: Program, timeout_s: float) -> RunResult:
+            self.calls += 1
+            result = real(ref, program, timeout_s)
+            return result if change is None else replace(result, stdout=change)
+
+        monkeypatch.setattr(HostReference, "run", run)
+
+
+def test_the_bundle_keeps_the_reference_result_the_run_had(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # No .exp file: the host reference ran too, after the board timed out, for the bundle.
+    (project.path / "suites" / "wrong.py.exp").unlink()
+    counter = CountingReference(monkeypatch, change=b"a\n41\n")
+    result = project.runpytest("--target=unix", "suites/wrong.py")
+    result.assert_outcomes(failed=1)
+    assert counter.calls == 1  # the comparison's run; the bundle did not run it again
+    folder = bundle_dir(project.path / ".hilrig" / "results", "unix", "suites/wrong.py")
+    bundle = read_bundle(folder)
+    assert bundle.reference is not None and bundle.reference.stdout == b"a\n41\n"
+
+
+def test_a_hang_runs_no_reference_and_repro_reproduces_it(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A timeout is judged without a reference; the bundle used to run one, costing a second
+    # full timeout when the program hangs on the reference too.
     (project.path / "suites" / "bad.py").write_text("while True:\n    pass\n")
+    counter = CountingReference(monkeypatch)
     result = project.runpytest("--target=unix", "--hil-timeout=0.5", "suites/bad.py")
     result.assert_outcomes(failed=1)
+    assert counter.calls == 0
     folder = bundle_dir(project.path / ".hilrig" / "results", "unix", "suites/bad.py")
     bundle = read_bundle(folder)
     assert bundle.board is not None and bundle.board.outcome is Outcome.TIMEOUT
-    assert bundle.reference is not None and bundle.reference.outcome is Outcome.TIMEOUT
+    assert bundle.reference is None and not (folder / "reference.stdout").exists()
     capsys.readouterr()
     assert main(["repro", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "run 1: reproduced: timeout after 0.5 s" in out
+    # A rerun that finishes has nothing to be compared with, and says so.
+    (folder / "program.py").write_text("print('done')\n")
+    (folder / "program.mpy").unlink()
+    assert main(["repro", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "did not reproduce: skipped (this run finished, and the bundle holds no reference" in out
+    assert counter.calls == 0
 
 
 def test_repro_exit_one_when_it_does_not_reproduce(
