@@ -13,28 +13,33 @@
     board.stdout         the board's output, and board.traceback
     diff.txt             the failure as the test report showed it
 
-``hilrig repro`` reads a bundle back with :func:`read_bundle`.
+``hilrig repro`` reads a bundle back with :func:`read_bundle`. A bundle is data that travels: every
+path it names is resolved inside its folder (:func:`inside`), and its copy of the target file is
+never run unless the user says so (:mod:`hilrig.repro`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hilrig import __version__
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ConfigError
+from hilrig.limits import TIMEOUT
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Program, read_program
 from hilrig.session import HilSession, ProgramReport
 
 BUNDLE_VERSION = 1
 MANIFEST = "bundle.json"
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,7 @@ class Bundle:
     path: Path
     program: Program  # path: the bundle's program.py; name: the name the run gave it
     target: str
-    target_file: Path  # the copy in the bundle
-    original_target_file: Path  # where the run found it (relative paths in it resolve there)
+    target_file: Path  # the copy in the bundle: compared with the project's, run only if trusted
     mode: str  # "mpy" | "source"
     mpy: bytes | None
     command: tuple[str, ...]
@@ -82,7 +86,6 @@ def write_bundle(
         "program": program.name,
         "target": spec.name,
         "target_file": spec.path.name,
-        "original_target_file": str(spec.path),
         "mode": session.mode,
         "timeout_s": session.timeout_for(program),
         "verdict": report.comparison.verdict.value,
@@ -197,10 +200,11 @@ def caps_from_json(data: dict[str, Any]) -> Capabilities:
 
 
 def read_bundle(path: Path) -> Bundle:
-    """Read a bundle folder (or its bundle.json); ConfigError says what is missing."""
+    """Read a bundle folder (or its bundle.json); ConfigError says what is missing or which
+    path would lead out of the bundle."""
     folder = path.parent if path.name == MANIFEST else path
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads(inside(folder, MANIFEST).read_text(encoding="utf-8"))
         return _bundle(folder, manifest)
     except OSError as exc:
         raise ConfigError(f"{folder} is not a complete hilrig bundle: {exc}.") from exc
@@ -214,28 +218,58 @@ def _bundle(folder: Path, manifest: dict[str, Any]) -> Bundle:
             f"{folder / MANIFEST}: bundle version {manifest.get('version')!r}; "
             f"this hilrig reads version {BUNDLE_VERSION}."
         )
-    # read_program picks up the program's directives and program.py.exp.
+    for name in manifest.get("files", {}):  # every name the manifest gives stays inside
+        inside(folder, str(name))
+    inside(folder, "program.py.exp")  # read_program reads it next to program.py
     program = replace(
-        read_program(folder / "program.py", folder),
+        read_program(inside(folder, "program.py"), folder),
         name=str(manifest["program"]),
-        timeout_s=float(manifest["timeout_s"]),
+        timeout_s=TIMEOUT.check(manifest["timeout_s"], f"{folder / MANIFEST}: timeout_s"),
     )
-    mpy = folder / "program.mpy"
+    mpy = inside(folder, "program.mpy")
     ref_caps = manifest.get("reference_caps")
     return Bundle(
         path=folder,
         program=program,
-        target=str(manifest["target"]),
-        target_file=folder / str(manifest["target_file"]),
-        original_target_file=Path(str(manifest["original_target_file"])),
+        target=_target_name(folder, str(manifest["target"])),
+        target_file=inside(folder, str(manifest["target_file"])),
         mode=str(manifest["mode"]),
         mpy=mpy.read_bytes() if mpy.is_file() else None,
-        command=_command(folder / "command.txt"),
+        command=_command(inside(folder, "command.txt")),
         reference=_read_result(folder, "reference", manifest.get("reference")),
         reference_caps=caps_from_json(ref_caps) if ref_caps is not None else None,
         board=_read_result(folder, "board", manifest.get("board")),
         reason=str(manifest["reason"]),
     )
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name``; ConfigError when the name, or a symbolic link on the way, leads out of
+    the bundle (a bundle is shared data: it must not make hilrig read or write elsewhere)."""
+    relative = PurePosixPath(name)
+    if not name or relative.is_absolute() or ".." in relative.parts:
+        raise ConfigError(
+            f"{folder / MANIFEST} names {name!r}, a path outside the bundle; a bundle's files "
+            f"must be inside its folder, so it was not used."
+        )
+    path = folder / relative
+    real = path.resolve()
+    if not real.is_relative_to(folder.resolve()):
+        raise ConfigError(
+            f"{path} is a link that leads outside the bundle (to {real}); a bundle's files must "
+            f"be inside its folder, so it was not used."
+        )
+    return path
+
+
+def _target_name(folder: Path, name: str) -> str:
+    """The manifest's target: a name to look up in the project, never a path."""
+    if not _TARGET_NAME.fullmatch(name) or name.endswith(".toml"):
+        raise ConfigError(
+            f"{folder / MANIFEST}: target {name!r} is not a target name (a bundle names its "
+            f"target, never a file); the bundle was not used."
+        )
+    return name
 
 
 def _command(path: Path) -> tuple[str, ...]:
@@ -248,8 +282,8 @@ def _read_result(folder: Path, side: str, data: dict[str, Any] | None) -> RunRes
         return None
     return RunResult(
         Outcome(data["outcome"]),
-        (folder / f"{side}.stdout").read_bytes(),
-        (folder / f"{side}.traceback").read_bytes(),
+        inside(folder, f"{side}.stdout").read_bytes(),
+        inside(folder, f"{side}.traceback").read_bytes(),
         float(data["duration_s"]),
         bool(data["truncated"]),
         str(data["detail"]),

@@ -5,6 +5,12 @@ Each run is compared with the reference output the bundle *recorded* (no new ref
 the same rules as a test run (:mod:`hilrig.compare`). The bundle's exact ``.mpy`` is sent when the
 board loads it; otherwise the program is compiled for this board, or sent as source, and a note
 says so.
+
+A bundle is data, never code for this host: the target comes from the project (or the built-ins)
+by the name the bundle records, or from ``--target``; the bundle's copy of its target file is only
+compared with it (:func:`choose_target`). A difference in a field that starts a host process or
+names host files refuses the rerun unless the user trusts the copy (``--trust-bundle-target``),
+and then the CLI prints what will run before anything runs.
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ import difflib
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from hilrig.bundle import Bundle
 from hilrig.capabilities import Capabilities
 from hilrig.compare import Verdict
-from hilrig.errors import ConfigError, IncompatibleMpy, MpyFormatError
+from hilrig.errors import ConfigError, IncompatibleMpy, MpyFormatError, TargetNotFound
 from hilrig.lease import acquire
 from hilrig.loader import mpy_payload
 from hilrig.mpy import check_loadable, read_header
@@ -25,6 +32,7 @@ from hilrig.reference import CPYTHON_CAPS
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Prepared, Program
 from hilrig.session import HilSession, Options, ProgramReport
+from hilrig.target_diff import Difference, differences, host_actions
 from hilrig.targets import TargetSpec, load_target, parse_target
 
 _ENDED = (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN)
@@ -76,22 +84,102 @@ class RecordedReference:
         """Nothing to stop."""
 
 
-def bundle_target(bundle: Bundle, name_or_path: str | None, options: Options) -> TargetSpec:
-    """``--target`` if given, else the bundle's copy of its target file.
+@dataclass(frozen=True)
+class TargetChoice:
+    """The target a bundle reruns on, and how the bundle's copy of its target file compares.
 
-    The copy is read as if it stood where the run found it, so relative paths in it (a QEMU
-    firmware file) resolve as they did then.
+    ``refused``: the copy differs in fields that reach the host and the user did not trust it;
+    nothing may run. ``actions``: what the trusted copy starts on this host, to print first.
+    """
+
+    spec: TargetSpec | None
+    differences: tuple[Difference, ...] = ()
+    notes: tuple[str, ...] = ()
+    refused: bool = False
+    actions: tuple[str, ...] = ()
+
+
+def choose_target(
+    bundle: Bundle, name_or_path: str | None, rootdir: Path, trust: bool = False
+) -> TargetChoice:
+    """The project's target of the bundle's name (or ``name_or_path``), compared with the copy.
+
+    The copy is used only with ``trust`` (``--trust-bundle-target``); otherwise a difference in
+    a field that starts a host process or names host files refuses the rerun.
     """
     if name_or_path is not None:
-        return load_target(name_or_path, options.rootdir)
+        if trust:
+            raise ConfigError(
+                "--target and --trust-bundle-target exclude each other: --target reruns on your "
+                "target file, --trust-bundle-target on the bundle's copy; pass one."
+            )
+        return _chosen(bundle, load_target(name_or_path, rootdir))
+    try:
+        local = load_target(bundle.target, rootdir)
+    except TargetNotFound:
+        if not trust:
+            raise ConfigError(
+                f"the bundle was made on target {bundle.target!r}, which this project "
+                f"({rootdir}) does not have; pass --target NAME or --target PATH.toml to choose "
+                f"the board to rerun it on."
+            ) from None
+        copy = _copy(bundle, bundle.target_file)
+        note = f"target {bundle.target} is not in this project: the bundle's copy is used, as asked"
+        return TargetChoice(copy, notes=(note,), actions=host_actions(copy))
+    return _compared(bundle, local, trust)
+
+
+def _chosen(bundle: Bundle, local: TargetSpec) -> TargetChoice:
+    """--target: the user's file runs whatever the copy says; differences are notes."""
+    if local.name != bundle.target:
+        return TargetChoice(local, notes=(f"rerun on target {local.name}, not {bundle.target}",))
+    found, unread = _differences(bundle, local)
+    return TargetChoice(local, found, unread + _notes(found, "the local value is used"))
+
+
+def _compared(bundle: Bundle, local: TargetSpec, trust: bool) -> TargetChoice:
+    found, unread = _differences(bundle, local)
+    if any(d.host for d in found) and not trust:
+        return TargetChoice(None, found, unread, refused=True)
+    if not trust:
+        return TargetChoice(local, found, unread + _notes(found, "the local value is used"))
+    # Relative paths in the trusted copy resolve where the project's file stands.
+    copy = replace(_copy(bundle, local.path), name=local.name)
+    notes = _notes(found, "the bundle's value is used, as asked")
+    return TargetChoice(copy, found, notes, actions=host_actions(copy))
+
+
+def _notes(found: tuple[Difference, ...], used: str) -> tuple[str, ...]:
+    return tuple(f"the bundle's target file differs: {d.describe()}; {used}" for d in found)
+
+
+def _differences(
+    bundle: Bundle, local: TargetSpec
+) -> tuple[tuple[Difference, ...], tuple[str, ...]]:
+    """How the copy differs from ``local`` (read as if it stood in place of the local file), or
+    a note that it could not be read (then it is not used either)."""
+    try:
+        return differences(_copy(bundle, local.path), local), ()
+    except ConfigError as exc:
+        return (), (f"{exc} It was not compared with {local.path}, whose values are used.",)
+
+
+def _copy(bundle: Bundle, path: Path) -> TargetSpec:
+    """The bundle's copy parsed as if it were the file at ``path``; its name is the bundle's.
+
+    Relative paths in it resolve next to ``path``; errors name the copy, not ``path``.
+    """
     try:
         data = tomllib.loads(bundle.target_file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        spec = parse_target(data, path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
-            f"cannot read the bundle's target file {bundle.target_file}: {exc}; "
-            f"pass --target NAME to choose one."
+            f"cannot read the bundle's target file {bundle.target_file}: {exc}."
         ) from exc
-    return parse_target(data, bundle.original_target_file)
+    except ConfigError as exc:
+        text = str(exc).replace(str(path), str(bundle.target_file))
+        raise ConfigError(f"the bundle's target file is not valid: {text}") from exc
+    return replace(spec, name=bundle.target)
 
 
 def reproduce(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import pytest
 from hilrig.bundle import bundle_dir, read_bundle
 from hilrig.cli import main
 from hilrig.errors import ConfigError
+from hilrig.hostvm import host_vm_command
 from hilrig.reference import HostReference
 from hilrig.repro import describe_change
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Program
-from hilrig.targets import BUILTIN_DIR
+from hilrig.target_diff import differences, host_actions
+from hilrig.targets import BUILTIN_DIR, parse_target
 
 pytest_plugins = ["pytester"]
 
@@ -188,3 +191,179 @@ def test_describe_change() -> None:
     hung = RunResult(Outcome.TIMEOUT, detail="timeout after 1 s")
     assert describe_change(hung, RunResult(Outcome.TIMEOUT)) == ""
     assert describe_change(hung, ok) == "recorded: timeout (timeout after 1 s); this run: ok"
+
+
+# A bundle is data, never code for the host: the project's target runs, the copy is compared.
+
+
+def _edit_copy(folder: Path, text: str) -> None:
+    (folder / "unix.toml").write_text((folder / "unix.toml").read_text() + text)
+
+
+def _marker_command(marker: Path) -> str:
+    """A [hostvm] command that leaves ``marker`` behind, then starts the real host VM."""
+    argv = ["sh", "-c", f'touch {marker}; exec "$0" "$@"', *host_vm_command()]
+    return f"\n[hostvm]\ncommand = {json.dumps(argv)}\n"
+
+
+def test_repro_refuses_a_bundle_whose_target_copy_runs_a_host_command(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    marker = project.path / "MARKER"
+    _edit_copy(folder, _marker_command(marker))
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert not marker.exists()  # the command never ran
+    assert "run 1" not in captured.out and "Board:" not in captured.out
+    err = captured.err
+    assert "the bundle's copy of target unix differs from yours in what it starts" in err
+    assert '  hostvm.command: bundle ["sh", "-c", "touch ' in err and ", local (not set)" in err
+    assert "pass --target unix to rerun on your target file, or --trust-bundle-target" in err
+    # --target: the user's own file runs; the copy's command is only a note.
+    assert main(["repro", str(folder), "--target", "unix"]) == 0
+    out = capsys.readouterr().out
+    assert not marker.exists()
+    assert "note: the bundle's target file differs: hostvm.command: bundle" in out
+    assert "the local value is used" in out and "reproduced 1 of 1 run(s)" in out
+
+
+def test_trust_bundle_target_runs_the_copy_and_says_what_runs_first(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    marker = project.path / "MARKER"
+    _edit_copy(folder, _marker_command(marker))
+    capsys.readouterr()
+    assert main(["repro", str(folder), "--trust-bundle-target"]) == 0
+    out = capsys.readouterr().out
+    assert marker.exists()
+    told = out.index("Trusting the bundle's target file (--trust-bundle-target); this run:")
+    assert out.index(f"  runs the host VM command: sh -c 'touch {marker}; exec") > told
+    assert out.index("Board:") > told and "reproduced 1 of 1 run(s)" in out
+    assert main(["repro", str(folder), "--trust-bundle-target", "--target", "unix"]) == 2
+    assert "--target and --trust-bundle-target exclude each other" in capsys.readouterr().err
+
+
+def test_harmless_differences_are_notes_and_the_local_target_runs(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    _edit_copy(folder, "timeout_s = 3\n[compare]\nfloats = false\n")
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "note: the bundle's target file differs: compare.floats: bundle false, local true" in out
+    assert "note: the bundle's target file differs: timeout_s: bundle 3.0, local (not set)" in out
+    assert "Trusting" not in out and "reproduced 1 of 1 run(s)" in out
+
+
+def test_a_target_the_project_lacks_is_named_with_the_way_on(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    manifest = json.loads((folder / "bundle.json").read_text())
+    manifest["target"] = "bench-rig-7"
+    (folder / "bundle.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"hilrig: the bundle was made on target 'bench-rig-7', which this project "
+        f"({project.path}) does not have; pass --target NAME or --target PATH.toml to choose "
+        f"the board to rerun it on.\n"
+    )
+    assert main(["repro", str(folder), "--target", "unix"]) == 0
+    assert "note: rerun on target unix, not bench-rig-7" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("target_file", "../../targets/unix.toml"),
+        ("target_file", "/etc/hostname"),
+        ("files", {"../outside.txt": "x"}),
+        ("target", "../targets/unix"),
+        ("target", "/tmp/evil.toml"),
+    ],
+)
+def test_paths_in_a_manifest_never_leave_the_bundle(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str], key: str, value: object
+) -> None:
+    folder = _failing_run(project)
+    manifest = json.loads((folder / "bundle.json").read_text())
+    manifest[key] = value
+    (folder / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="outside the bundle|is not a target name"):
+        read_bundle(folder)
+    capsys.readouterr()
+    assert main(["repro", str(folder), "--target", "unix"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "was not used." in err
+
+
+@pytest.mark.parametrize("name", ["program.py", "unix.toml", "board.stdout", "repro"])
+def test_a_link_out_of_the_bundle_is_refused(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    folder = _failing_run(project)
+    outside = project.path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("print('secret')\n")
+    shutil.rmtree(folder / name, ignore_errors=True)
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).symlink_to(outside if name == "repro" else outside / "secret.txt")
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / name}" in err and "is a link that leads outside the bundle" in err
+    assert not (outside / "unix").exists()  # nothing was written through the link
+
+
+def test_differences_sort_host_fields_first() -> None:
+    path = BUILTIN_DIR / "t.toml"
+    base = {"kind": "qemu", "qemu": {"machine": "microbit", "firmware": "fw.hex"}}
+    local = parse_target(base, path)
+    edited = {
+        "kind": "qemu",
+        "description": "changed",
+        "timeout_s": 5,
+        "qemu": {"machine": "microbit", "firmware": "/tmp/other.hex", "args": ["-s"]},
+        "flash": {"tool": "pyocd", "target_type": "nrf51"},
+        "boards": [{"probe_id": "0240"}],
+        "compare": {"ints": False},
+    }
+    found = {d.field: d.host for d in differences(parse_target(edited, path), local)}
+    assert found == {
+        "qemu.firmware": True,
+        "qemu.args": True,
+        "flash.tool": True,
+        "flash.pyocd.target_type": True,
+        "flash.pyocd.frequency_hz": True,
+        "boards[0].probe_id": True,
+        "description": False,
+        "timeout_s": False,
+        "compare.ints": False,
+    }
+    order = [d.host for d in differences(parse_target(edited, path), local)]
+    assert order == [True] * 6 + [False] * 3  # what reaches the host is listed first
+    actions = host_actions(parse_target(edited, path))
+    assert actions[1] == "boots the firmware file /tmp/other.hex"
+    assert "-device loader,file=/tmp/other.hex" in actions[0] and actions[0].endswith(
+        "-display none -s (SOCKET: a socket in a new temporary folder)"
+    )
+
+
+def test_an_unreadable_copy_is_a_note_and_never_used(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _failing_run(project)
+    _edit_copy(folder, "[hostvm]\ncommand = 7\n")
+    capsys.readouterr()
+    assert main(["repro", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: the bundle's target file is not valid: {folder / 'unix.toml'}: field" in out
+    assert "It was not compared with" in out and "reproduced 1 of 1 run(s)" in out
+    assert main(["repro", str(folder), "--trust-bundle-target"]) == 2
+    assert "the bundle's target file is not valid" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.limits import COUNT, LOCK_TIMEOUT
 
 if TYPE_CHECKING:
-    from hilrig.repro import Repro, ReproRun
+    from hilrig.repro import Repro, ReproRun, TargetChoice
 
 EXIT_REPRODUCED = 0
 EXIT_NOT_REPRODUCED = 1
@@ -41,7 +41,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "repro", help="rerun a failure bundle on a board and say whether it reproduced"
     )
     repro.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle folder")
-    repro.add_argument("--target", help="target name or .toml (default: the bundle's own)")
+    repro.add_argument(
+        "--target", help="target name or .toml (default: the project's target the bundle names)"
+    )
+    repro.add_argument(
+        "--trust-bundle-target",
+        action="store_true",
+        help="run the bundle's own copy of its target file, even where it starts other host "
+        "commands or boots other firmware than yours (what will run is printed first)",
+    )
     repro.add_argument("--count", default=1, metavar="N", help="runs (default 1)")
     repro.add_argument(
         "--lock-timeout",
@@ -66,7 +74,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_repro(args: argparse.Namespace) -> int:
-    """Rerun the bundle; exit 0 reproduced, 1 not reproduced, 2 could not tell."""
+    """Rerun the bundle; exit 0 reproduced, 1 not reproduced, 2 could not tell (or refused)."""
     try:
         args.count = COUNT.check_whole(args.count, "--count")
         args.lock_timeout = LOCK_TIMEOUT.check(args.lock_timeout, "--lock-timeout")
@@ -76,31 +84,59 @@ def run_repro(args: argparse.Namespace) -> int:
             raise
         print(f"hilrig: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    return _print_repro(repro)
+    return EXIT_ERROR if repro is None else _print_repro(repro)
 
 
-def _reproduce(args: argparse.Namespace) -> Repro:
-    from hilrig.bundle import read_bundle
+def _reproduce(args: argparse.Namespace) -> Repro | None:
+    from hilrig.bundle import inside, read_bundle
     from hilrig.cli.board_cmd import find_rootdir
-    from hilrig.repro import bundle_target, reproduce
+    from hilrig.repro import choose_target, reproduce
     from hilrig.session import Options
 
     bundle = read_bundle(args.bundle)
     root = find_rootdir(Path.cwd())
+    choice = choose_target(bundle, args.target, root, trust=args.trust_bundle_target)
+    print(f"Bundle:  {bundle.path}")
+    print(f"Program: {bundle.program.name}, failed on {bundle.target}: {bundle.reason}")
+    if choice.spec is None:
+        _refuse(bundle.target, choice)
+        return None
+    for note in choice.notes:
+        print(f"note: {note}")
+    if choice.actions:
+        print("Trusting the bundle's target file (--trust-bundle-target); this run:")
+        for action in choice.actions:
+            print(f"  {action}")
+    spec = choice.spec
+    inside(bundle.path, f"repro/{spec.name}/transcripts")  # what the rerun writes stays inside
     options = Options(
         rootdir=root,
         cache_dir=root / ".hilrig" / "cache",
         results_dir=bundle.path / "repro",
         keep_transcripts=True,
     )
-    spec = bundle_target(bundle, args.target, options)
-    print(f"Bundle:  {bundle.path}")
-    print(f"Program: {bundle.program.name}, failed on {bundle.target}: {bundle.reason}")
 
     def waiting(text: str) -> None:
         print(f"hilrig: {text}", file=sys.stderr)
 
     return reproduce(bundle, spec, options, args.count, args.lock_timeout, on_wait=waiting)
+
+
+def _refuse(target: str, choice: TargetChoice) -> None:
+    """The host-reaching differences, then why nothing ran and the two ways on."""
+    print(
+        f"hilrig: the bundle's copy of target {target} differs from yours in what it starts "
+        f"or opens on this host, so nothing was run:",
+        file=sys.stderr,
+    )
+    for difference in choice.differences:
+        if difference.host:
+            print(f"  {difference.describe()}", file=sys.stderr)
+    print(
+        f"hilrig: pass --target {target} to rerun on your target file, or "
+        f"--trust-bundle-target to run the bundle's copy (what it runs is printed first).",
+        file=sys.stderr,
+    )
 
 
 def _print_repro(repro: Repro) -> int:
