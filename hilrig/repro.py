@@ -33,7 +33,7 @@ from hilrig.results import Outcome, RunResult
 from hilrig.runner import Prepared, Program
 from hilrig.session import HilSession, Options, ProgramReport
 from hilrig.target_diff import Difference, differences, host_actions
-from hilrig.targets import TargetSpec, load_target, parse_target
+from hilrig.targets import TargetSpec, load_target, parse_target, project_targets_dir
 
 _ENDED = (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN)
 
@@ -119,9 +119,9 @@ def choose_target(
     except TargetNotFound:
         if not trust:
             raise ConfigError(
-                f"the bundle was made on target {bundle.target!r}, which this project "
-                f"({rootdir}) does not have; pass --target NAME or --target PATH.toml to choose "
-                f"the board to rerun it on."
+                f"the bundle was made on target {bundle.target!r}, which neither this project "
+                f"({project_targets_dir(rootdir)}) nor hilrig's built-in targets have; pass "
+                f"--target NAME or --target PATH.toml to choose the board to rerun it on."
             ) from None
         copy = _copy(bundle, bundle.target_file)
         note = f"target {bundle.target} is not in this project: the bundle's copy is used, as asked"

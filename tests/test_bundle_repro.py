@@ -270,9 +270,9 @@ def test_a_target_the_project_lacks_is_named_with_the_way_on(
     assert main(["repro", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"hilrig: the bundle was made on target 'bench-rig-7', which this project "
-        f"({project.path}) does not have; pass --target NAME or --target PATH.toml to choose "
-        f"the board to rerun it on.\n"
+        f"hilrig: the bundle was made on target 'bench-rig-7', which neither this project "
+        f"({project.path / 'targets'}) nor hilrig's built-in targets have; pass "
+        f"--target NAME or --target PATH.toml to choose the board to rerun it on.\n"
     )
     assert main(["repro", str(folder), "--target", "unix"]) == 0
     assert "note: rerun on target unix, not bench-rig-7" in capsys.readouterr().out
