@@ -130,10 +130,15 @@ def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.
     try:
         said = _read_until(proc, b"a_hang", Deadline.after(30))
         assert b"a_hang" in said, said.decode(errors="replace")
-        time.sleep(0.5)  # the program is running on the board now
-        children = descendants(proc.pid)
-        emulators = [pid for pid in children if str(spec.firmware) in _cmdline(pid)]
+        # Wait for the emulator (under load it may start well after the item's name is shown).
+        started = Deadline.after(30)
+        emulators: list[int] = []
+        while not emulators and not started.expired():
+            children = descendants(proc.pid)
+            emulators = [pid for pid in children if str(spec.firmware) in _cmdline(pid)]
+            time.sleep(0.05)
         assert emulators, f"no QEMU among {[_cmdline(p) for p in children]}"
+        time.sleep(0.5)  # let it boot and start the program; SIGINT at any point must work
         proc.send_signal(signal.SIGINT)
         rest = _read_until(proc, None, Deadline.after(20))
         assert proc.wait(20) == pytest.ExitCode.INTERRUPTED, (said + rest).decode(errors="replace")
