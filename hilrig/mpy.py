@@ -1,7 +1,7 @@
 """Read .mpy files: the header of versions 2 to 6, the whole of version 6, and what loads where.
 
-The format is MicroPython's ``py/persistentcode.c``, summarised byte by byte in PROTOCOLS.md
-section 2. Version 6 bodies are decoded by :mod:`hilrig.mpy_v6`; older files yield their header.
+The format is what MicroPython's ``py/persistentcode.c`` writes and reads. Version 6 bodies are
+decoded by :mod:`hilrig.mpy_v6`; older files yield their header.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def _start_qemu(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _start_ser2net(tmp: Path, pty: str, port: int) -> subprocess.Popen[bytes]:
-    """ser2net as labgrid's exporter starts it (PROTOCOLS.md 8.1), bound to loopback only."""
+    """ser2net as labgrid's exporter starts it (an RFC 2217 accepter), bound to loopback only."""
     log = tmp / "ser2net.log"
     argv = [
         SER2NET, "-d", "-n",

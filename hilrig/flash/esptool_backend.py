@@ -130,7 +130,7 @@ def flash_port(spec: TargetSpec, board: BoardSpec, *, timeout_s: float) -> str:
 
 
 class EspHardReset:
-    """Pulls EN low through RTS, as esptool's hard reset does (PROTOCOLS.md §6.3).
+    """Pulls EN low through RTS, as esptool's hard reset does (its ``HardReset``).
 
     DTR stays released throughout: DTR drives IO0, and IO0 low at reset means download mode.
     Only boards behind a USB-UART bridge (or the chip's USB-Serial/JTAG) have RTS wired to EN;

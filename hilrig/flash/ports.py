@@ -53,7 +53,7 @@ class UsbId:
         return f"{self.vid:04X}:{self.pid:04X}"
 
 
-# MicroPython's own IDs (PROTOCOLS.md §7.2) and the bridges and probes boards sit behind.
+# MicroPython's own USB IDs (F055:9802, pid.codes) and the bridges and probes boards sit behind.
 _KNOWN: tuple[tuple[int, range, PortKind, str], ...] = (
     (0xF055, range(0x9800, 0x9810), PortKind.MICROPYTHON, "MicroPython (stm32/samd)"),
     (0x2E8A, range(0x0005, 0x0006), PortKind.MICROPYTHON, "MicroPython (rp2)"),
