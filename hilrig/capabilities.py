@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import dataclass
 
 # Native architectures by number, as in MicroPython's py/persistentcode.h and mpy-cross -march.
@@ -77,3 +78,16 @@ class Capabilities:
     def version_text(self) -> str:
         """'1.9.2' style version string."""
         return ".".join(str(p) for p in self.version)
+
+
+# CPython as a reference (--hil-reference=cpython), and what a reference without capabilities is
+# taken to be: a .py.exp file, as MicroPython's own test suite records them from CPython.
+CPYTHON_CAPS = Capabilities(
+    platform="cpython",
+    version=(sys.version_info[0], sys.version_info[1], sys.version_info[2]),
+    banner=f"CPython {sys.version.split()[0]}",
+    float_bits=64,
+    small_int_bits=64,
+    bigint=True,
+    error_reporting=ErrorReporting.DETAILED,
+)

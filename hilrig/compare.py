@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from hilrig.capabilities import Capabilities, ErrorReporting
+from hilrig.capabilities import CPYTHON_CAPS, Capabilities
 from hilrig.normalise import (
     align_floats,
     collapse_handler_frames,
@@ -50,16 +50,6 @@ from hilrig.tracebacks import (
 MAX_SHOWN_LINES = 200  # per side, in the stdout diff
 MAX_LINE_CHARS = 160
 _NO_RENAMES: Mapping[str, str] = MappingProxyType({})
-# What a reference without capabilities is: CPython, or a .py.exp file MicroPython's own test
-# suite recorded from CPython.
-CPYTHON = Capabilities(
-    platform="cpython",
-    version=(3, 0, 0),
-    banner="CPython",
-    float_bits=64,
-    small_int_bits=64,
-    error_reporting=ErrorReporting.DETAILED,
-)
 _ENDED = {
     Outcome.TIMEOUT: "timed out",
     Outcome.CRASH: "crashed",
@@ -106,7 +96,9 @@ def compare_runs(
     """Compare a board run with the reference run (host VM or CPython; ref_caps None: CPython)."""
     notes: list[str] = []
     ref, brd = _sides(reference, board, caps, spec, rename, notes)
-    verdict, reason = _judge(board, reference, brd, ref, caps, ref_caps or CPYTHON, spec, notes)
+    verdict, reason = _judge(
+        board, reference, brd, ref, caps, ref_caps or CPYTHON_CAPS, spec, notes
+    )
     if board.truncated:
         notes.append(f"board output truncated after {len(board.stdout)} bytes")
     diff = "" if verdict is not Verdict.MISMATCH else render_diff(ref, brd, board.truncated)

@@ -18,23 +18,13 @@ from pathlib import Path
 from typing import Protocol
 
 from hilrig.board import Board
-from hilrig.capabilities import Capabilities, ErrorReporting
+from hilrig.capabilities import CPYTHON_CAPS, Capabilities
 from hilrig.compiler import Compiler, select_compiler
 from hilrig.errors import HilrigError
 from hilrig.hostvm import HostVM, host_vm_command
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Program, Runner
 from hilrig.tracebacks import HEADER, format_traceback, parse_traceback
-
-CPYTHON_CAPS = Capabilities(
-    platform="cpython",
-    version=sys.version_info[:3],
-    banner=f"CPython {sys.version.split()[0]}",
-    float_bits=64,
-    small_int_bits=64,
-    bigint=True,
-    error_reporting=ErrorReporting.DETAILED,
-)
 
 
 class Reference(Protocol):

@@ -22,13 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hilrig.bundle import Bundle
-from hilrig.capabilities import Capabilities
+from hilrig.capabilities import CPYTHON_CAPS, Capabilities
 from hilrig.compare import Verdict
 from hilrig.errors import ConfigError, IncompatibleMpy, MpyFormatError, TargetNotFound
 from hilrig.lease import acquire
 from hilrig.loader import mpy_payload
 from hilrig.mpy import check_loadable, read_header
-from hilrig.reference import CPYTHON_CAPS
 from hilrig.results import Outcome, RunResult
 from hilrig.runner import Prepared, Program
 from hilrig.session import HilSession, Options, ProgramReport
