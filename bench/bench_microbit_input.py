@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hilrig.board import Board  # noqa: E402
+from hilrig.boards.board import Board  # noqa: E402
+from hilrig.boards.qemu import QemuMachine  # noqa: E402
 from hilrig.errors import HilrigError  # noqa: E402
-from hilrig.qemu import QemuMachine  # noqa: E402
-from hilrig.targets import load_target  # noqa: E402
+from hilrig.targets.spec import load_target  # noqa: E402
 
 
 def main() -> int:

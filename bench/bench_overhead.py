@@ -6,7 +6,8 @@
    that does nothing, so its wall time per program is all overhead, split into the exec round
    trip (send, run, framing), the soft reset between programs, and the rest (transcript,
    reference cache, comparison). Then a ~1 KB suite program, where sending the source dominates:
-   the micro:bit's plain raw REPL has no flow control and hilrig paces it (see hilrig/qemu.py).
+   the micro:bit's plain raw REPL has no flow control and hilrig paces it (see
+   hilrig/boards/qemu.py).
 2. The host VM target with its reference, warm (compile and reference caches filled first).
 3. ``pytest --target=unix suites/<one program>`` start-up, best of three, and whether pyOCD,
    esptool or pyserial were imported on the way.
@@ -29,9 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hilrig.runner import Program, read_program  # noqa: E402
-from hilrig.session import HilSession, Options  # noqa: E402
-from hilrig.targets import load_target  # noqa: E402
+from hilrig.run.runner import Program, read_program  # noqa: E402
+from hilrig.run.session import HilSession, Options  # noqa: E402
+from hilrig.targets.spec import load_target  # noqa: E402
 
 TYPICAL = ROOT / "suites" / "classes" / "inheritance_super.py"
 HEAVY = ("pyocd", "esptool", "serial")

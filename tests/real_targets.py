@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.board import Board
+from hilrig.boards.board import Board
+from hilrig.boards.hostvm import HostVM, host_vm_command
+from hilrig.boards.qemu import QemuMachine, check_installed
 from hilrig.deadline import Deadline
 from hilrig.errors import ToolMissing
-from hilrig.hostvm import HostVM, host_vm_command
-from hilrig.qemu import QemuMachine, check_installed
-from hilrig.rawrepl import RAW_PROMPT, RawRepl
-from hilrig.targets import QemuSpec, load_target
-from hilrig.transcript import RecordingLink
+from hilrig.targets.spec import QemuSpec, load_target
+from hilrig.transport.rawrepl import RAW_PROMPT, RawRepl
+from hilrig.transport.transcript import RecordingLink
 
 ROOT = Path(__file__).resolve().parents[1]
 MICROBIT = "microbit-qemu"

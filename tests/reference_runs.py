@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hilrig.reference import HostReference
 from hilrig.results import RunResult
-from hilrig.runner import read_program
+from hilrig.run.reference import HostReference
+from hilrig.run.runner import read_program
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,7 @@
 """Scripted boards for protocol tests: the one fake, at the byte-stream boundary.
 
-:class:`ScriptedLink` implements :class:`hilrig.link.Link`. It records every write and plays a
+:class:`ScriptedLink` implements :class:`hilrig.transport.link.Link`. It records every write and
+plays a
 script of replies, each sent once the host has written a given byte string; it never sleeps (a
 silent board answers a read with LinkTimeout at once). :class:`PasteBoard` adds the board side
 of raw-paste flow control, so tests can check that the host never sends beyond its credit.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError, LinkTimeout
-from hilrig.rawrepl import RAW_PROMPT
+from hilrig.transport.rawrepl import RAW_PROMPT
 
 Step = tuple[bytes, bytes]  # (when the host has written this, the board sends that)
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hilrig.capabilities import Capabilities, ErrorReporting
-from hilrig.compare import Comparison, Verdict, compare_runs
-from hilrig.normalise import FLOAT_TOKEN, is_float_repr
+from hilrig.compare.judge import Comparison, Verdict, compare_runs
+from hilrig.compare.normalise import FLOAT_TOKEN, is_float_repr
+from hilrig.compare.tracebacks import Traceback, format_traceback, parse_traceback
+from hilrig.compare.vm_messages import TABLE
 from hilrig.results import Outcome, RunResult
-from hilrig.targets import CompareSpec
-from hilrig.tracebacks import Traceback, format_traceback, parse_traceback
-from hilrig.vm_messages import TABLE
+from hilrig.targets.spec import CompareSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = CompareSpec()
@@ -325,7 +325,7 @@ def _fill(template: str, numbers: list[str], names: list[str]) -> str | None:
 
 def _vm_message(run: RunResult, column: int) -> RunResult | None:
     """The traceback's message as the VM prints it at another level or version (a column of
-    hilrig.vm_messages.TABLE), when the reference's message is one the VM wrote."""
+    hilrig.compare.vm_messages.TABLE), when the reference's message is one the VM wrote."""
     tb = _traceback(run)
     if tb is None:
         return None

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.baseline import (
+from hilrig.compare.judge import Verdict
+from hilrig.errors import ConfigError
+from hilrig.gate.baseline import (
     Baseline,
     GateDecision,
     GateStatus,
@@ -18,9 +20,7 @@ from hilrig.baseline import (
     updated,
     write_baseline,
 )
-from hilrig.compare import Verdict
-from hilrig.errors import ConfigError
-from hilrig.targets import BUILTIN_DIR
+from hilrig.targets.spec import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

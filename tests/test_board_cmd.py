@@ -15,9 +15,9 @@ from pyocd.core.helpers import ConnectHelper
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
+from hilrig.boards.ports import list_serial_ports
 from hilrig.cli import main
 from hilrig.cli.board_cmd import find_rootdir
-from hilrig.flash.ports import list_serial_ports
 from hilrig.flash.pyocd_backend import list_probes
 
 REPO = Path(__file__).resolve().parents[1]

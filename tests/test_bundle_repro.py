@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.bundle import bundle_dir, read_bundle
+from hilrig.boards.hostvm import host_vm_command
 from hilrig.cli import main
 from hilrig.errors import ConfigError
-from hilrig.hostvm import host_vm_command
-from hilrig.reference import HostReference
-from hilrig.repro import describe_change
+from hilrig.gate.bundle import bundle_dir, read_bundle
+from hilrig.gate.repro import describe_change
 from hilrig.results import Outcome, RunResult
-from hilrig.runner import Program
-from hilrig.target_diff import differences, host_actions
-from hilrig.targets import BUILTIN_DIR, parse_target
+from hilrig.run.reference import HostReference
+from hilrig.run.runner import Program
+from hilrig.targets.diff import differences, host_actions
+from hilrig.targets.spec import BUILTIN_DIR, parse_target
 
 pytest_plugins = ["pytester"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from hilrig.capabilities import Capabilities, ErrorReporting
-from hilrig.compare import MAX_SHOWN_LINES, Verdict, compare_expected, compare_runs
+from hilrig.compare.judge import MAX_SHOWN_LINES, Verdict, compare_expected, compare_runs
+from hilrig.compare.tracebacks import Frame, Traceback, format_traceback, split_exception
 from hilrig.results import Outcome, RunResult
-from hilrig.targets import CompareSpec
-from hilrig.tracebacks import Frame, Traceback, format_traceback, split_exception
+from hilrig.targets.spec import CompareSpec
 
 MICROPYTHON = shutil.which("micropython")
 HOST = Capabilities(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hilrig.capabilities import Capabilities
-from hilrig.compiler import (
+from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
+from hilrig.mpy.compiler import (
     Compiler,
     CompileRequest,
     mpy_for_release,
@@ -15,8 +16,7 @@ from hilrig.compiler import (
     shipped_compilers,
     user_compiler,
 )
-from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
-from hilrig.mpy import check_loadable, read_header
+from hilrig.mpy.reader import check_loadable, read_header
 
 
 def caps(version: tuple[int, int, int], mpy: int | None) -> Capabilities:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hilrig.compiler import Compiler, CompileRequest, shipped_compilers
-from hilrig.excerpt import annotate
-from hilrig.tracebacks import split_exception
+from hilrig.compare.excerpt import annotate
+from hilrig.compare.tracebacks import split_exception
+from hilrig.mpy.compiler import Compiler, CompileRequest, shipped_compilers
 
 SOURCE = b"""def inner(x):
     return 10 // x

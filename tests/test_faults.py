@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from real_targets import started_board
 
-from hilrig.board import Board
-from hilrig.compiler import Compiler, select_compiler
-from hilrig.hostvm import HostVM
-from hilrig.qemu import QemuMachine
+from hilrig.boards.board import Board
+from hilrig.boards.hostvm import HostVM
+from hilrig.boards.qemu import QemuMachine
+from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult
-from hilrig.runner import Program, Runner
+from hilrig.run.runner import Program, Runner
 
 MAX_OUTPUT = 64 * 1024
 

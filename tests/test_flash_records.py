@@ -15,7 +15,7 @@ from hilrig.flash.records import (
     board_key,
     cache_dir,
 )
-from hilrig.targets import BoardSpec
+from hilrig.targets.spec import BoardSpec
 
 V124 = RunningIdentity("3.4.0; MicroPython v1.24.0 on 2024-11-29", "NUCLEO_F429ZI", 0x1606)
 V125 = RunningIdentity("3.4.0; MicroPython v1.25.0 on 2025-04-15", "NUCLEO_F429ZI", 0x1606)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from hilrig.boards.hostvm import INSTALL_HINT, HostVM, host_vm_command
 from hilrig.deadline import Deadline
 from hilrig.errors import ProgramTimeout, ToolMissing
-from hilrig.hostvm import INSTALL_HINT, HostVM, host_vm_command
-from hilrig.rawrepl import RAW_PROMPT, RawRepl
+from hilrig.transport.rawrepl import RAW_PROMPT, RawRepl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,7 +113,7 @@ def test_no_vm_outlives_its_python(end: str) -> None:
     script = textwrap.dedent(f"""
         import os, signal, sys
         from hilrig.deadline import Deadline
-        from hilrig.hostvm import HostVM, host_vm_command
+        from hilrig.boards.hostvm import HostVM, host_vm_command
         vm = HostVM(host_vm_command())
         vm.open(Deadline.after(10))
         print(vm.current.proc.pid, vm.spare.proc.pid, flush=True)

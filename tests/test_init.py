@@ -9,9 +9,9 @@ import pytest
 import yaml  # PyYAML comes with esptool
 
 from hilrig.cli import main
+from hilrig.cli.scaffold import plan_project
 from hilrig.errors import ConfigError
-from hilrig.scaffold import plan_project
-from hilrig.targets import Kind, load_target
+from hilrig.targets.spec import Kind, load_target
 
 pytest_plugins = ["pytester"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from hilrig.errors import LeaseTimeout
-from hilrig.lease import acquire, lock_dir, read_holder, slots
-from hilrig.targets import BUILTIN_DIR, TargetSpec, parse_target
+from hilrig.gate.lease import acquire, lock_dir, read_holder, slots
+from hilrig.targets.spec import BUILTIN_DIR, TargetSpec, parse_target
 
 pytest_plugins = ["pytester"]
 
@@ -83,8 +83,8 @@ def test_a_lease_in_another_process_blocks_until_that_process_dies(tmp_path: Pat
     holder_code = textwrap.dedent(f"""
         import sys, time, tomllib
         from pathlib import Path
-        from hilrig.lease import acquire
-        from hilrig.targets import TargetSpec, parse_target
+        from hilrig.gate.lease import acquire
+        from hilrig.targets.spec import TargetSpec, parse_target
         spec = parse_target(tomllib.loads('kind = "hostvm"'), Path("/targets/bench.toml"))
         lease = acquire(spec, 5, folder=Path({str(tmp_path)!r}))
         print("held", flush=True)

@@ -13,7 +13,7 @@ import pytest
 
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError, LinkTimeout
-from hilrig.link import FdLink, SerialLink
+from hilrig.transport.link import FdLink, SerialLink
 
 
 @pytest.fixture

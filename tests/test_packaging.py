@@ -21,7 +21,7 @@ from packaging.version import Version
 
 import hilrig
 from hilrig.cli import main
-from hilrig.targets import BUILTIN_DIR
+from hilrig.targets.spec import BUILTIN_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -127,8 +127,8 @@ def test_the_wheel_pins_nothing_and_carries_license_and_builtin_targets(
     assert f"{info}/licenses/LICENSE" in names
     requires = meta.get_all("Requires-Dist")
     assert requires and not [r for r in requires if "==" in str(Requirement(r).specifier)]
-    assert {f"hilrig/builtin_targets/{n}.toml" for n in BUILTINS} <= names
-    assert {f"hilrig/builtin_targets/{p.name}" for p in BUILTIN_DIR.glob("*.toml")} <= names
+    assert {f"hilrig/targets/builtin/{n}.toml" for n in BUILTINS} <= names
+    assert {f"hilrig/targets/builtin/{p.name}" for p in BUILTIN_DIR.glob("*.toml")} <= names
     assert "hilrig/py.typed" in names
     entry_points = wheel.read(f"{info}/entry_points.txt").decode()
     assert "hilrig.plugin = hilrig.plugin" in entry_points
@@ -141,4 +141,4 @@ def test_the_sdist_carries_what_runs_the_tests(dist: tuple[Path, Path, str]) -> 
     names = set(tarfile.open(dist[1]).getnames())
     for name in ("LICENSE", "CHANGELOG.md", "conftest.py", "constraints.txt", "tests/conftest.py"):
         assert f"{top}/{name}" in names
-    assert f"{top}/hilrig/builtin_targets/unix.toml" in names
+    assert f"{top}/hilrig/targets/builtin/unix.toml" in names

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.targets import BUILTIN_DIR
+from hilrig.targets.spec import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
@@ -201,7 +201,7 @@ def test_rerun_uses_the_reference_cache(project: pytest.Pytester) -> None:
 def test_mismatched_compiler_is_refused_before_the_board(
     project: pytest.Pytester, tmp_path: Path
 ) -> None:
-    from hilrig.compiler import shipped_compilers
+    from hilrig.mpy.compiler import shipped_compilers
 
     old = next(c for c in shipped_compilers(tmp_path) if c.mpy_major == 5)
     program(project, "a.py", "print(1)\n")

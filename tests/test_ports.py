@@ -9,10 +9,10 @@ import pytest
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
+from hilrig.boards import ports
+from hilrig.boards.ports import PortKind, UsbId, classify
 from hilrig.errors import ConfigError, LinkError
-from hilrig.flash import ports
-from hilrig.flash.ports import PortKind, UsbId, classify
-from hilrig.targets import TargetSpec, parse_target
+from hilrig.targets.spec import TargetSpec, parse_target
 
 
 def usb_port(device: str, vid: int, pid: int, serial: str | None = None) -> ListPortInfo:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from real_targets import started_board
 
-from hilrig.board import Board
+from hilrig.boards.board import Board
+from hilrig.boards.capability_probe import MODULES, error_level, parse_probe, probe_code
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ReplError
-from hilrig.probe import MODULES, error_level, parse_probe, probe_code
 
 MICROBIT_ANSWER = (
     b"('microbit', (1, 9, 2), '3.4.0', None, '', '', 30, 31, True, 37, 8208, "

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from real_targets import MICROBIT, microbit_machine, microbit_spec
 
+from hilrig.boards.qemu import QemuMachine, check_installed, qemu_command
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError, ToolMissing
-from hilrig.qemu import QemuMachine, check_installed, qemu_command
-from hilrig.rawrepl import RAW_PROMPT, RawRepl
-from hilrig.targets import QemuSpec
+from hilrig.targets.spec import QemuSpec
+from hilrig.transport.rawrepl import RAW_PROMPT, RawRepl
 
 SPEC = QemuSpec(
     binary="qemu-system-arm",

@@ -9,12 +9,12 @@ import pytest
 from real_targets import start_host_vm, start_microbit
 from scripted_link import PasteBoard, ScriptedLink, raw_prompt_board
 
-from hilrig.board import Connection
+from hilrig.boards.board import Connection
+from hilrig.boards.hostvm import HostVM
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkTimeout, ProgramTimeout, ReplError
-from hilrig.hostvm import HostVM
-from hilrig.rawrepl import PLAIN_CHUNK, RAW_BANNER, RAW_PROMPT, RawRepl
-from hilrig.transcript import RecordingLink
+from hilrig.transport.rawrepl import PLAIN_CHUNK, RAW_BANNER, RAW_PROMPT, RawRepl
+from hilrig.transport.transcript import RecordingLink
 
 SOON = Deadline.after  # scripted boards never sleep; deadlines only bound real ones
 
@@ -88,7 +88,7 @@ def test_plain_mode_sends_chunks_with_pauses_between_them_only(
     link = ScriptedLink((b"\x04", b"OK\x04\x04>"))
     code = b"#" * (2 * PLAIN_CHUNK + 10)
     pauses: list[float] = []
-    monkeypatch.setattr("hilrig.rawrepl.time.sleep", pauses.append)
+    monkeypatch.setattr("hilrig.transport.rawrepl.time.sleep", pauses.append)
     plain(link, pacing_s=0.02).exec(code, SOON(1))
     assert [len(w) for w in link.writes] == [PLAIN_CHUNK, PLAIN_CHUNK, 10, 1]
     assert pauses == [0.02, 0.02]  # two pauses, none after the last chunk

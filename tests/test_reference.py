@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.reference import CPythonReference
 from hilrig.results import Outcome
-from hilrig.runner import read_program
-from hilrig.targets import BUILTIN_DIR
+from hilrig.run.reference import CPythonReference
+from hilrig.run.runner import read_program
+from hilrig.targets.spec import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hilrig.errors import ConfigError, TargetNotFound
-from hilrig.targets import (
+from hilrig.targets.spec import (
     BUILTIN_DIR,
     Kind,
     LoadMode,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.tracebacks import (
+from hilrig.compare.tracebacks import (
     HEADER,
     Frame,
     Traceback,

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from hilrig.boards.ports import PortInfo, list_serial_ports
 from hilrig.errors import ConfigError, FlashError
 from hilrig.flash import IdentityFn, Progress, RunningIdentity, Stage, flash_board
 from hilrig.flash.interfaces import require_flash
-from hilrig.flash.ports import PortInfo, list_serial_ports
 from hilrig.limits import FLASH_TIMEOUT
-from hilrig.targets import BoardSpec, TargetSpec, load_target
+from hilrig.targets.spec import BoardSpec, TargetSpec, load_target
 
 VERIFY_TIMEOUT_S = 15.0  # a board's boot after flashing: ESP32 prints its ROM log first
 
@@ -115,8 +115,8 @@ def running_identity(spec: TargetSpec, board: BoardSpec) -> IdentityFn:
     a following ``pytest --hil-firmware`` with the same file does not flash again."""
 
     def ask() -> RunningIdentity | None:
-        from hilrig.board import Board
-        from hilrig.serialboard import SerialConnection
+        from hilrig.boards.board import Board
+        from hilrig.boards.serial_board import SerialConnection
 
         board_repl = Board(SerialConnection(spec, board), boot_timeout_s=VERIFY_TIMEOUT_S)
         try:

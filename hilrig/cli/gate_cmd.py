@@ -13,13 +13,13 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hilrig.compare import Verdict
+from hilrig.compare.judge import Verdict
 from hilrig.errors import HilrigError
-from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.limits import COUNT, LOCK_TIMEOUT
 
 if TYPE_CHECKING:
-    from hilrig.repro import Repro, ReproRun, TargetChoice
+    from hilrig.gate.repro import Repro, ReproRun, TargetChoice
 
 EXIT_REPRODUCED = 0
 EXIT_NOT_REPRODUCED = 1
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_report(args: argparse.Namespace) -> int:
     """Print (or write) the Markdown summary of the junit files."""
-    from hilrig.report import summarise
+    from hilrig.gate.summary import summarise
 
     text = summarise(args.junit)
     if args.output is None:
@@ -88,10 +88,10 @@ def run_repro(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> Repro | None:
-    from hilrig.bundle import inside, read_bundle
     from hilrig.cli.board_cmd import find_rootdir
-    from hilrig.repro import choose_target, reproduce
-    from hilrig.session import Options
+    from hilrig.gate.bundle import inside, read_bundle
+    from hilrig.gate.repro import choose_target, reproduce
+    from hilrig.run.session import Options
 
     bundle = read_bundle(args.bundle)
     root = find_rootdir(Path.cwd())

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hilrig.session import HilSession, Options, identity
-from hilrig.targets import load_target
+from hilrig.run.session import HilSession, Options, identity
+from hilrig.targets.spec import load_target
 
 
 def register(sub: Any) -> None:

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from hilrig.scaffold import EXAMPLE_TARGET, SUITES, plan_project, write_project
+from hilrig.cli.scaffold import EXAMPLE_TARGET, SUITES, plan_project, write_project
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from hilrig.errors import ConfigError
-from hilrig.mpy import format_summary, read_mpy, to_json
+from hilrig.mpy.reader import format_summary, read_mpy, to_json
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,11 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hilrig.availability import Availability, Surroundings, check_target
+from hilrig.boards.ports import list_serial_ports
+from hilrig.cli.availability import Availability, Surroundings, check_target
 from hilrig.cli.board_cmd import find_rootdir
 from hilrig.errors import FlashError, HilrigError
-from hilrig.flash.ports import list_serial_ports
-from hilrig.targets import BUILTIN_DIR, TargetFile, load_target, project_targets_dir, target_files
+from hilrig.targets.spec import (
+    BUILTIN_DIR,
+    TargetFile,
+    load_target,
+    project_targets_dir,
+    target_files,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from hilrig.boards import ports
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, LinkError, ReplError
-from hilrig.flash import ports
 from hilrig.flash.firmware import Firmware, FirmwareFormat, check_firmware
 from hilrig.flash.interfaces import (
     Flasher,
@@ -37,7 +37,7 @@ from hilrig.flash.records import (
     RunningIdentity,
     board_key,
 )
-from hilrig.targets import BoardSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, TargetSpec
 
 __all__ = [
     "Firmware",

@@ -17,12 +17,12 @@ from typing import Any
 
 from esp_pylib.logger import EspLog, EspLogBase
 
+from hilrig.boards import ports
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, HilrigError, LinkError, WrongBoard
-from hilrig.flash import ports
 from hilrig.flash.firmware import Firmware
 from hilrig.flash.interfaces import ProgressFn, Stage, Tracker, board_name
-from hilrig.targets import BoardSpec, EsptoolSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, EsptoolSpec, TargetSpec
 
 log = logging.getLogger(__name__)
 

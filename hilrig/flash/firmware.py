@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hilrig.errors import FlashError, ToolMissing
 from hilrig.flash.interfaces import board_name, require_flash
-from hilrig.targets import BoardSpec, FlashSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, FlashSpec, TargetSpec
 
 ESP_IMAGE_MAGIC = 0xE9  # first byte of every ESP bootloader and app image (esptool loader.py)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError
-from hilrig.targets import BoardSpec, FlashSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, FlashSpec, TargetSpec
 
 if TYPE_CHECKING:
     from hilrig.flash.firmware import Firmware

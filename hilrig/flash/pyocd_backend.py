@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from hilrig.boards import ports
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, HilrigError, WrongBoard
-from hilrig.flash import ports
 from hilrig.flash.firmware import Firmware, FirmwareFormat
 from hilrig.flash.interfaces import ProgressFn, Stage, Tracker, board_name
-from hilrig.targets import BoardSpec, PyocdSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, PyocdSpec, TargetSpec
 
 log = logging.getLogger(__name__)
 

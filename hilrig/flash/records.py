@@ -22,7 +22,7 @@ from typing import Any
 
 from hilrig.capabilities import Capabilities
 from hilrig.errors import FlashError
-from hilrig.targets import BoardSpec
+from hilrig.targets.spec import BoardSpec
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,10 @@
 
 Only this package imports pytest. Every ``.py`` under the suites folder (ini ``hilrig_suites``) is
 one :class:`ProgramItem`; CPython never imports it. Each run, or each xdist worker, leases one
-board of the target (:mod:`hilrig.lease`) and starts it once (at the header, or at the first
+board of the target (:mod:`hilrig.gate.lease`) and starts it once (at the header, or at the first
 program); it is stopped and released at session end, Ctrl-C included. Gating on a baseline,
-``--hil-count`` and failure bundles are :mod:`hilrig.gate`'s; this module maps them onto pytest.
+``--hil-count`` and failure bundles are :mod:`hilrig.gate.policy`'s; this module maps them onto
+pytest.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any
 import pytest
 
 from hilrig.errors import ConfigError, HilrigError
-from hilrig.gate import GateOptions, Ledger
-from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests, format_failure
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
-from hilrig.session import DEFAULT_TIMEOUT_S, Options
-from hilrig.targets import TargetSpec, load_target
+from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
+from hilrig.targets.spec import TargetSpec, load_target
 
 __all__ = ["ProgramItem", "SuiteFile", "format_failure"]
 

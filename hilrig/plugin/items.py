@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from hilrig import gate as gating
-from hilrig.baseline import GateStatus
+from hilrig.compare.excerpt import annotate
 from hilrig.errors import HilrigError
-from hilrig.excerpt import annotate
+from hilrig.gate import policy as gating
+from hilrig.gate.baseline import GateStatus
 from hilrig.plugin.state import STATE, _State, known
-from hilrig.runner import read_program
-from hilrig.session import HilSession, ProgramReport
+from hilrig.run.runner import read_program
+from hilrig.run.session import HilSession, ProgramReport
 
 
 class _NoTests(pytest.File):

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from hilrig import gate as gating
-from hilrig.baseline import Baseline
 from hilrig.errors import HilrigError
-from hilrig.gate import GateOptions, Ledger
-from hilrig.lease import Lease, start_leased
-from hilrig.session import HilSession, Options, identity
-from hilrig.targets import TargetSpec, known_targets
+from hilrig.gate import policy as gating
+from hilrig.gate.baseline import Baseline
+from hilrig.gate.lease import Lease, start_leased
+from hilrig.gate.policy import GateOptions, Ledger
+from hilrig.run.session import HilSession, Options, identity
+from hilrig.targets.spec import TargetSpec, known_targets
 
 
 @dataclass

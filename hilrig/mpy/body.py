@@ -1,7 +1,7 @@
 """The body of a v6 .mpy file: qstr table, constant table and the tree of raw codes.
 
 Layout as MicroPython 1.19+ writes it (``py/persistentcode.c``, ``save_raw_code`` and
-``load_raw_code``); the header in front of it is read by :mod:`hilrig.mpy`.
+``load_raw_code``); the header in front of it is read by :mod:`hilrig.mpy.reader`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """One program through the release gate: run it ``--hil-count`` times on the session's board,
-decide against the baseline (:func:`hilrig.baseline.decide`), and bundle the first failing run.
+decide against the baseline (:func:`hilrig.gate.baseline.decide`), and bundle the first failing run.
 
 Also the run's board properties for junit, and how a decision travels as test-report user
 properties (an xdist worker decides, the controller summarises and updates the baseline).
@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hilrig.baseline import (
+from hilrig.compare.judge import Verdict
+from hilrig.gate.baseline import (
     Baseline,
     GateDecision,
     GateStatus,
@@ -22,11 +23,10 @@ from hilrig.baseline import (
     updated,
     write_baseline,
 )
-from hilrig.bundle import remove_bundle, write_bundle
-from hilrig.compare import Verdict
-from hilrig.lease import DEFAULT_LOCK_TIMEOUT_S
-from hilrig.runner import Program
-from hilrig.session import HilSession, ProgramReport
+from hilrig.gate.bundle import remove_bundle, write_bundle
+from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
+from hilrig.run.runner import Program
+from hilrig.run.session import HilSession, ProgramReport
 
 log = logging.getLogger(__name__)
 

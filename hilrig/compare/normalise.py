@@ -12,7 +12,7 @@ Each is a small pure function, switched on or off by a field of :class:`CompareS
   that text, so ``-0.0`` vs ``0.0`` still differs.
 * ``error_messages`` — :func:`same_exception_type` and :func:`compare_messages`: messages the VM
   writes itself may differ between versions and error-reporting levels, only as the table of
-  :mod:`hilrig.vm_messages` records; messages a program constructs are compared exactly.
+  :mod:`hilrig.compare.vm_messages` records; messages a program constructs are compared exactly.
 * ``ints`` — :func:`int_beyond`: the first integer a board without big ints cannot hold; the
   comparison turns a board OverflowError into a skip with it. ``sys.maxsize`` and other genuine
   word-size differences are never normalised.
@@ -31,8 +31,8 @@ from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
 from hilrig.capabilities import Capabilities
-from hilrig.tracebacks import Frame, Traceback
-from hilrig.vm_messages import same_vm_message
+from hilrig.compare.tracebacks import Frame, Traceback
+from hilrig.compare.vm_messages import same_vm_message
 
 # A float as print() writes it: digits with a point or an exponent, or inf / nan. No sign: the
 # sign is compared as text. Not part of a word, a version ("1.9.2") or an address ("10.0.0.1").
@@ -322,7 +322,8 @@ def compare_messages(
 
     Between MicroPython and CPython: the known rewordings of ``REWORDINGS``. Between two
     MicroPython VMs (another version or error-reporting level): the message sites of
-    :mod:`hilrig.vm_messages`. A message the program constructed matches neither and is compared
+    :mod:`hilrig.compare.vm_messages`. A message the program constructed matches neither and is
+    compared
     exactly; so is everything between two boards of the same version and level.
     """
     if board == reference:

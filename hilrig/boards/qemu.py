@@ -20,8 +20,8 @@ from pathlib import Path
 from hilrig import processes
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError, ToolMissing
-from hilrig.link import FdLink, Link
-from hilrig.targets import QemuSpec
+from hilrig.targets.spec import QemuSpec
+from hilrig.transport.link import FdLink, Link
 
 # Input pacing. The micro:bit firmware keeps serial input in a 64-byte ring that drops what does
 # not fit while its main loop is busy; its raw REPL has no flow control and echoes nothing, so

@@ -1,7 +1,7 @@
 """Read .mpy files: the header of versions 2 to 6, the whole of version 6, and what loads where.
 
 The format is what MicroPython's ``py/persistentcode.c`` writes and reads. Version 6 bodies are
-decoded by :mod:`hilrig.mpy_v6`; older files yield their header.
+decoded by :mod:`hilrig.mpy.body`; older files yield their header.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from hilrig.capabilities import ARCH_NAMES, Capabilities
 from hilrig.errors import IncompatibleMpy, MpyFormatError
-from hilrig.mpy_v6 import (
+from hilrig.mpy.body import (
     STATIC_QSTRS,
     ByteReader,
     CodeKind,

@@ -1,4 +1,4 @@
-"""The raw REPL protocol over any :class:`~hilrig.link.Link`.
+"""The raw REPL protocol over any :class:`~hilrig.transport.link.Link`.
 
 Framing (MicroPython ``shared/runtime/pyexec.c``): at the raw prompt ``>`` the host sends code and
 Ctrl-D; the board answers ``OK``, the program's output, ``\\x04``, the uncaught exception (if
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from hilrig.deadline import Deadline
 from hilrig.errors import BoardReset, LinkError, LinkTimeout, ProgramTimeout, ReplError
-from hilrig.link import Link
+from hilrig.transport.link import Link
 
 log = logging.getLogger(__name__)
 

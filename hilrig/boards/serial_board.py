@@ -12,8 +12,8 @@ from typing import Protocol
 
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError
-from hilrig.link import Link, SerialLink
-from hilrig.targets import BoardSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, TargetSpec
+from hilrig.transport.link import Link, SerialLink
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def resolve_port(spec: TargetSpec, board: BoardSpec, deadline: Deadline) -> str:
     """The device path or URL of a board's serial port, found by USB IDs when not given."""
     if board.port and "://" in board.port:
         return board.port
-    from hilrig.flash.ports import resolve_port as find
+    from hilrig.boards.ports import resolve_port as find
 
     return find(spec, board, timeout_s=deadline.remaining())
 

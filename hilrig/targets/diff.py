@@ -1,7 +1,8 @@
 """Two versions of a target compared field by field, and what a target would start on this host.
 
 ``hilrig repro`` runs a bundle on the project's own target file and only compares the bundle's
-copy with it (:mod:`hilrig.repro`). A bundle is data that travels (CI artifacts, bug reports), so
+copy with it (:mod:`hilrig.gate.repro`). A bundle is data that travels (CI
+artifacts, bug reports), so
 a copy that differs in a field which starts a host process or reaches host files and devices —
 ``[hostvm] command``, ``[qemu]`` binary, machine, loader, firmware and args, ``[flash]``,
 ``[[boards]]``, ``kind`` — must never be used without the user's say-so. Other fields (timeouts,
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hilrig.errors import HilrigError
-from hilrig.targets import Kind, TargetSpec
+from hilrig.targets.spec import Kind, TargetSpec
 
 # Fields (and sections, by prefix) that start a host process or name host files or devices.
 _HOST_FIELDS: tuple[str, ...] = (
@@ -59,7 +60,7 @@ def host_actions(spec: TargetSpec) -> tuple[str, ...]:
     """What running ``spec`` starts or opens on this host: argv, firmware file, ports."""
     match spec.kind:
         case Kind.HOSTVM:
-            from hilrig.hostvm import host_vm_command
+            from hilrig.boards.hostvm import host_vm_command
 
             command = spec.hostvm.command if spec.hostvm is not None else None
             try:
@@ -67,7 +68,7 @@ def host_actions(spec: TargetSpec) -> tuple[str, ...]:
             except HilrigError as exc:
                 return (f"runs the default host VM, which is not usable here: {exc}",)
         case Kind.QEMU:
-            from hilrig.qemu import qemu_command
+            from hilrig.boards.qemu import qemu_command
 
             assert spec.qemu is not None
             argv = qemu_command(spec.qemu, serial="unix:SOCKET,server=on,wait=on")

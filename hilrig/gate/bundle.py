@@ -15,7 +15,7 @@
 
 ``hilrig repro`` reads a bundle back with :func:`read_bundle`. A bundle is data that travels: every
 path it names is resolved inside its folder (:func:`inside`), and its copy of the target file is
-never run unless the user says so (:mod:`hilrig.repro`).
+never run unless the user says so (:mod:`hilrig.gate.repro`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ConfigError
 from hilrig.limits import TIMEOUT
 from hilrig.results import Outcome, RunResult
-from hilrig.runner import Program, read_program
-from hilrig.session import HilSession, ProgramReport
+from hilrig.run.runner import Program, read_program
+from hilrig.run.session import HilSession, ProgramReport
 
 BUNDLE_VERSION = 1
 MANIFEST = "bundle.json"

@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from hilrig.board import Board
+from hilrig.boards.board import Board
+from hilrig.boards.hostvm import HostVM, host_vm_command
 from hilrig.capabilities import CPYTHON_CAPS, Capabilities
-from hilrig.compiler import Compiler, select_compiler
+from hilrig.compare.tracebacks import HEADER, format_traceback, parse_traceback
 from hilrig.errors import HilrigError
-from hilrig.hostvm import HostVM, host_vm_command
+from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult
-from hilrig.runner import Program, Runner
-from hilrig.tracebacks import HEADER, format_traceback, parse_traceback
+from hilrig.run.runner import Program, Runner
 
 
 class Reference(Protocol):

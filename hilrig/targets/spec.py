@@ -138,7 +138,7 @@ class ReplSpec:
 
     # micro:bit 1.9.2 drops what its 64-byte receive ring cannot hold while its main loop is
     # busy; on a quiet host 16-byte chunks 2 ms apart lost none in 800 runs. Serial boards only:
-    # QEMU targets pace against what the emulator has read (hilrig.qemu.INPUT_IN_FLIGHT).
+    # QEMU targets pace against what the emulator has read (hilrig.boards.qemu.INPUT_IN_FLIGHT).
     plain_chunk_bytes: int = 16
     plain_pause_s: float = 0.002
 
@@ -172,7 +172,7 @@ class TargetSpec:
 
 # Targets that ship inside the package (package data), found after the project's own. hilrig is
 # installed unpacked (a wheel, never a zip), so they are real files: bundles copy them.
-BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_targets"
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
 
 @dataclass(frozen=True)

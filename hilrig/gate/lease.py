@@ -29,8 +29,8 @@ from pathlib import Path
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, LeaseTimeout
-from hilrig.session import HilSession, Options
-from hilrig.targets import Kind, TargetSpec
+from hilrig.run.session import HilSession, Options
+from hilrig.targets.spec import Kind, TargetSpec
 
 log = logging.getLogger(__name__)
 

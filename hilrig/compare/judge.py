@@ -7,10 +7,11 @@ Order of checks, the first failing one gives the reason:
    the reference did not, after printing what the reference printed, is a SKIP ("needs big
    integers beyond the board's N-bit ints"). Otherwise OK against EXCEPTION is a MISMATCH.
 2. Truncated output can never match: the reason says so and whether the part seen agrees.
-3. stdout, after the normalisers of :mod:`hilrig.normalise` that the target's CompareSpec enables.
+3. stdout, after the normalisers of :mod:`hilrig.compare.normalise` that the target's
+   CompareSpec enables.
 4. Tracebacks frame by frame (count, then file, line, function of each; file names mapped by
    ``rename`` first; lines skipped where the board records none), then the exception type, then
-   the message (:func:`hilrig.normalise.compare_messages`).
+   the message (:func:`hilrig.compare.normalise.compare_messages`).
 
 A ``.py.exp`` file holds the whole expected output, as MicroPython's run-tests records it: stdout,
 then the traceback text when the program is expected to end with an uncaught exception.
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from hilrig.capabilities import CPYTHON_CAPS, Capabilities
-from hilrig.normalise import (
+from hilrig.compare.normalise import (
     align_floats,
     collapse_handler_frames,
     compare_messages,
@@ -36,9 +37,7 @@ from hilrig.normalise import (
     rename_frames,
     same_exception_type,
 )
-from hilrig.results import Outcome, RunResult
-from hilrig.targets import CompareSpec
-from hilrig.tracebacks import (
+from hilrig.compare.tracebacks import (
     Frame,
     Traceback,
     first_frame_difference,
@@ -46,6 +45,8 @@ from hilrig.tracebacks import (
     parse_traceback,
     split_exception,
 )
+from hilrig.results import Outcome, RunResult
+from hilrig.targets.spec import CompareSpec
 
 MAX_SHOWN_LINES = 200  # per side, in the stdout diff
 MAX_LINE_CHARS = 160

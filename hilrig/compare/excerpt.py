@@ -8,9 +8,9 @@ stale ``.mpy``).
 
 from __future__ import annotations
 
+from hilrig.compare.tracebacks import Frame, parse_traceback
 from hilrig.errors import MpyFormatError
-from hilrig.mpy import read_mpy
-from hilrig.tracebacks import Frame, parse_traceback
+from hilrig.mpy.reader import read_mpy
 
 MAX_SOURCE_CHARS = 80
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hilrig.compare import Verdict
+from hilrig.compare.judge import Verdict
 from hilrig.errors import ConfigError
 
 FORMAT_VERSION = 1

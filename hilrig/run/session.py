@@ -10,16 +10,16 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hilrig.board import Board, Connection
+from hilrig.boards.board import Board, Connection
 from hilrig.capabilities import Capabilities
-from hilrig.compare import Comparison, Verdict, compare_expected, compare_runs
-from hilrig.compiler import Compiler, select_compiler, user_compiler
+from hilrig.compare.judge import Comparison, Verdict, compare_expected, compare_runs
+from hilrig.compare.tracebacks import parse_traceback
 from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
-from hilrig.reference import CPythonReference, HostReference, Reference
+from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
-from hilrig.runner import Prepared, Program, Runner
-from hilrig.targets import Kind, LoadMode, TargetSpec
-from hilrig.tracebacks import parse_traceback
+from hilrig.run.reference import CPythonReference, HostReference, Reference
+from hilrig.run.runner import Prepared, Program, Runner
+from hilrig.targets.spec import Kind, LoadMode, TargetSpec
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,17 @@ def make_connection(spec: TargetSpec, index: int) -> Connection:
     """The connection for board ``index`` of a target, chosen by an explicit match on kind."""
     match spec.kind:
         case Kind.HOSTVM:
-            from hilrig.hostvm import HostVM, host_vm_command
+            from hilrig.boards.hostvm import HostVM, host_vm_command
 
             command = spec.hostvm.command if spec.hostvm else None
             return HostVM(host_vm_command(command), label=f"{spec.name} VM")
         case Kind.QEMU:
-            from hilrig.qemu import QemuMachine
+            from hilrig.boards.qemu import QemuMachine
 
             assert spec.qemu is not None
             return QemuMachine(spec.qemu, spec.name, label=f"{spec.name} #{index}")
         case Kind.SERIAL:
-            from hilrig.serialboard import SerialConnection
+            from hilrig.boards.serial_board import SerialConnection
 
             return SerialConnection(spec, spec.boards[index % len(spec.boards)])
     raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
@@ -310,8 +310,8 @@ def identity(session: HilSession) -> dict[str, str]:
 
 def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
     """Refuse a compiler whose output this firmware cannot load, before anything is sent."""
-    from hilrig.compiler import CompileRequest
-    from hilrig.mpy import check_loadable, read_header
+    from hilrig.mpy.compiler import CompileRequest
+    from hilrig.mpy.reader import check_loadable, read_header
 
     sample = compiler.compile(CompileRequest(b"x=1\n", "<check>"))
     try:

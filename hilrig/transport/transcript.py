@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hilrig.deadline import Deadline
-from hilrig.link import Link
+from hilrig.transport.link import Link
 
 MERGE_S = 0.005  # bytes in one direction closer together than this share a line
 MAX_LINE_BYTES = 64 * 1024

@@ -11,14 +11,14 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from hilrig.boards.capability_probe import parse_probe, probe_code
 from hilrig.capabilities import Capabilities
 from hilrig.deadline import Deadline
 from hilrig.errors import BoardBroken, FramingLost, HilrigError, LinkError, ReplError
-from hilrig.link import Link
-from hilrig.probe import parse_probe, probe_code
-from hilrig.rawrepl import PLAIN_CHUNK, RAW_PROMPT, ExecReply, RawRepl
-from hilrig.targets import ReplSpec
-from hilrig.transcript import RecordingLink, Transcript
+from hilrig.targets.spec import ReplSpec
+from hilrig.transport.link import Link
+from hilrig.transport.rawrepl import PLAIN_CHUNK, RAW_PROMPT, ExecReply, RawRepl
+from hilrig.transport.transcript import RecordingLink, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ class Connection(Protocol):
     """How to reach one board and how to hard-reset it.
 
     A connection whose link waits for the board to take each piece of input before sending the
-    next (QEMU: see ``hilrig.qemu.INPUT_IN_FLIGHT``) says so with ``paces_input = True``; plain
+    next (QEMU: see ``hilrig.boards.qemu.INPUT_IN_FLIGHT``) says so with
+    ``paces_input = True``; plain
     raw mode then sends without the target's time-based pauses.
     """
 

@@ -1,0 +1,3 @@
+"""Release gating around runs: board leases, the repeat policy against a baseline, failure bundles,
+repro, and junit summaries.
+"""
