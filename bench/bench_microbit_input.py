@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 from hilrig.boards.board import Board  # noqa: E402
 from hilrig.boards.qemu import QemuMachine  # noqa: E402
 from hilrig.errors import HilrigError  # noqa: E402
-from hilrig.targets.spec import load_target  # noqa: E402
+from hilrig.targets.load import load_target  # noqa: E402
 
 
 def main() -> int:

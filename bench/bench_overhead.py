@@ -30,9 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hilrig.run.runner import Program, read_program  # noqa: E402
+from hilrig.run.program import Program, read_program  # noqa: E402
 from hilrig.run.session import HilSession, Options  # noqa: E402
-from hilrig.targets.spec import load_target  # noqa: E402
+from hilrig.targets.load import load_target  # noqa: E402
 
 TYPICAL = ROOT / "suites" / "classes" / "inheritance_super.py"
 HEAVY = ("pyocd", "esptool", "serial")

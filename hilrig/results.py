@@ -17,6 +17,16 @@ class Outcome(enum.Enum):
     SKIP = "skip"  # the program skipped itself (printed only SKIP) or needs what the board lacks
     BROKEN = "broken"  # the board was already out of the run; the program never started
 
+    @property
+    def finished(self) -> bool:
+        """False when the run did not reach its end: it timed out, crashed or never started."""
+        return self not in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN)
+
+
+def printed_skip(stdout: bytes) -> bool:
+    """The program skipped itself: its whole output is the line ``SKIP`` (run-tests' convention)."""
+    return stdout.replace(b"\r", b"") == b"SKIP\n"
+
 
 @dataclass(frozen=True)
 class RunResult:

@@ -16,7 +16,8 @@ from hilrig.boards.hostvm import HostVM, host_vm_command
 from hilrig.boards.qemu import QemuMachine, check_installed
 from hilrig.deadline import Deadline
 from hilrig.errors import ToolMissing
-from hilrig.targets.spec import QemuSpec, load_target
+from hilrig.targets.load import load_target
+from hilrig.targets.spec import QemuSpec
 from hilrig.transport.rawrepl import RAW_PROMPT, RawRepl
 from hilrig.transport.transcript import RecordingLink
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hilrig.results import RunResult
+from hilrig.run.program import read_program
 from hilrig.run.reference import HostReference
-from hilrig.run.runner import read_program
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from hilrig.gate.baseline import (
     updated,
     write_baseline,
 )
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

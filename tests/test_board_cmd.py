@@ -17,8 +17,8 @@ from serial.tools.list_ports_common import ListPortInfo
 
 from hilrig.boards.ports import list_serial_ports
 from hilrig.cli import main
-from hilrig.cli.board_cmd import find_rootdir
 from hilrig.flash.pyocd_backend import list_probes
+from hilrig.targets.find import find_rootdir
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,11 +16,12 @@ from hilrig.cli import main
 from hilrig.errors import ConfigError
 from hilrig.gate.bundle import bundle_dir, read_bundle
 from hilrig.gate.repro import describe_change
+from hilrig.gate.target_diff import differences, host_actions
 from hilrig.results import Outcome, RunResult
+from hilrig.run.program import Program
 from hilrig.run.reference import HostReference
-from hilrig.run.runner import Program
-from hilrig.targets.diff import differences, host_actions
-from hilrig.targets.spec import BUILTIN_DIR, parse_target
+from hilrig.targets.find import BUILTIN_DIR
+from hilrig.targets.load import parse_target
 
 pytest_plugins = ["pytester"]
 

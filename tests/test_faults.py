@@ -20,7 +20,8 @@ from hilrig.boards.hostvm import HostVM
 from hilrig.boards.qemu import QemuMachine
 from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult
-from hilrig.run.runner import Program, Runner
+from hilrig.run.program import Program
+from hilrig.run.runner import Runner
 
 MAX_OUTPUT = 64 * 1024
 

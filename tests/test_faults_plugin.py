@@ -17,7 +17,7 @@ import pytest
 from real_targets import MICROBIT, descendants, microbit_spec
 
 from hilrig.deadline import Deadline
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

@@ -34,7 +34,8 @@ from hilrig.flash import (
 )
 from hilrig.flash.esptool_backend import EspHardReset, EsptoolFlasher
 from hilrig.flash.firmware import check_firmware
-from hilrig.targets.spec import TargetSpec, parse_target
+from hilrig.targets.load import parse_target
+from hilrig.targets.spec import TargetSpec
 
 V124 = RunningIdentity("3.4.0; MicroPython v1.24.0 on 2024-11-29", "ESP32_GENERIC", 0x2606)
 

@@ -12,7 +12,8 @@ from intelhex import IntelHex
 
 from hilrig.errors import ConfigError, FlashError, ToolMissing
 from hilrig.flash.firmware import FirmwareFormat, check_firmware
-from hilrig.targets.spec import BoardSpec, TargetSpec, parse_target
+from hilrig.targets.load import parse_target
+from hilrig.targets.spec import BoardSpec, TargetSpec
 
 DEBIAN_MICROBIT_HEX = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
 

@@ -40,7 +40,8 @@ from hilrig.flash.pyocd_backend import (
     list_probes,
     select_probe,
 )
-from hilrig.targets.spec import TargetSpec, parse_target
+from hilrig.targets.load import parse_target
+from hilrig.targets.spec import TargetSpec
 
 STLINK_ID = "0670FF383234424E43074235"
 OTHER_ID = "066DFF555051897267233656"

@@ -11,7 +11,8 @@ import yaml  # PyYAML comes with esptool
 from hilrig.cli import main
 from hilrig.cli.scaffold import plan_project
 from hilrig.errors import ConfigError
-from hilrig.targets.spec import Kind, load_target
+from hilrig.targets.load import load_target
+from hilrig.targets.spec import Kind
 
 pytest_plugins = ["pytester"]
 

@@ -15,7 +15,9 @@ import pytest
 
 from hilrig.errors import LeaseTimeout
 from hilrig.gate.lease import acquire, lock_dir, read_holder, slots
-from hilrig.targets.spec import BUILTIN_DIR, TargetSpec, parse_target
+from hilrig.targets.find import BUILTIN_DIR
+from hilrig.targets.load import parse_target
+from hilrig.targets.spec import TargetSpec
 
 pytest_plugins = ["pytester"]
 
@@ -84,7 +86,8 @@ def test_a_lease_in_another_process_blocks_until_that_process_dies(tmp_path: Pat
         import sys, time, tomllib
         from pathlib import Path
         from hilrig.gate.lease import acquire
-        from hilrig.targets.spec import TargetSpec, parse_target
+        from hilrig.targets.load import parse_target
+        from hilrig.targets.spec import TargetSpec
         spec = parse_target(tomllib.loads('kind = "hostvm"'), Path("/targets/bench.toml"))
         lease = acquire(spec, 5, folder=Path({str(tmp_path)!r}))
         print("held", flush=True)

@@ -21,7 +21,7 @@ from packaging.version import Version
 
 import hilrig
 from hilrig.cli import main
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())

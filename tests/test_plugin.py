@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

@@ -11,7 +11,8 @@ import pytest
 from hilrig.cli import main
 from hilrig.errors import ConfigError
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT
-from hilrig.targets.spec import BUILTIN_DIR, load_target
+from hilrig.targets.find import BUILTIN_DIR
+from hilrig.targets.load import load_target
 
 pytest_plugins = ["pytester"]
 

@@ -12,7 +12,8 @@ from serial.tools.list_ports_common import ListPortInfo
 from hilrig.boards import ports
 from hilrig.boards.ports import PortKind, UsbId, classify
 from hilrig.errors import ConfigError, LinkError
-from hilrig.targets.spec import TargetSpec, parse_target
+from hilrig.targets.load import parse_target
+from hilrig.targets.spec import TargetSpec
 
 
 def usb_port(device: str, vid: int, pid: int, serial: str | None = None) -> ListPortInfo:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from hilrig.results import Outcome
+from hilrig.run.program import read_program
 from hilrig.run.reference import CPythonReference
-from hilrig.run.runner import read_program
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

@@ -10,7 +10,7 @@ import pytest
 from hilrig.cli import main
 from hilrig.errors import ConfigError
 from hilrig.gate.summary import Mark, build_matrix, read_junit, render_markdown
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 

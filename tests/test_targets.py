@@ -7,15 +7,9 @@ from pathlib import Path
 import pytest
 
 from hilrig.errors import ConfigError, TargetNotFound
-from hilrig.targets.spec import (
-    BUILTIN_DIR,
-    Kind,
-    LoadMode,
-    find_target,
-    known_targets,
-    load_target,
-    target_files,
-)
+from hilrig.targets.find import BUILTIN_DIR, find_target, known_targets, target_files
+from hilrig.targets.load import load_target
+from hilrig.targets.spec import Kind, LoadMode
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,8 @@ import pytest
 from hilrig.cli import main
 from hilrig.cli.availability import Finding, Status, Surroundings, check_target
 from hilrig.flash.pyocd_backend import ProbeInfo
-from hilrig.targets.spec import BUILTIN_DIR, load_target
+from hilrig.targets.find import BUILTIN_DIR
+from hilrig.targets.load import load_target
 
 REPO = Path(__file__).resolve().parents[1]
 SERIAL = 'kind = "serial"\n[flash]\ntool = "pyocd"\ntarget_type = "nrf51"\n[[boards]]\n'

@@ -9,7 +9,7 @@ import pytest
 from scripted_link import ScriptedLink
 
 from hilrig.deadline import Deadline
-from hilrig.targets.spec import BUILTIN_DIR
+from hilrig.targets.find import BUILTIN_DIR
 from hilrig.transport.transcript import KEEP_BYTES, MERGE_S, TAIL_BYTES, RecordingLink, Transcript
 
 pytest_plugins = ["pytester"]

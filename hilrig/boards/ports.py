@@ -17,8 +17,7 @@ from typing import Any
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, LinkError
-from hilrig.flash.interfaces import board_name
-from hilrig.targets.spec import BoardSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, TargetSpec, board_name
 
 POLL_S = 0.1
 

@@ -8,6 +8,7 @@ the RTS/DTR sequence for ESP32) and then waits for the port to come back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from hilrig.deadline import Deadline
@@ -19,10 +20,14 @@ log = logging.getLogger(__name__)
 
 
 class HardReset(Protocol):
-    """Something that resets a board without its help."""
+    """Something that resets a board without its help (pyOCD over SWD, esptool's RTS/DTR).
+
+    The flashing backends implement it; the one who builds the connection passes it in, so this
+    layer never imports the flashing tools.
+    """
 
     def reset(self, timeout_s: float) -> None:
-        """Reset the board; FlashError on failure."""
+        """Reset the board; the caller closes its own link to the board first."""
 
 
 def resolve_port(spec: TargetSpec, board: BoardSpec, deadline: Deadline) -> str:
@@ -34,24 +39,20 @@ def resolve_port(spec: TargetSpec, board: BoardSpec, deadline: Deadline) -> str:
     return find(spec, board, timeout_s=deadline.remaining())
 
 
-def hard_reset_for(spec: TargetSpec, board: BoardSpec) -> HardReset | None:
-    """The target's hard reset (through its flashing tool), or None if it has none."""
-    if spec.flash is None:
-        return None
-    from hilrig.flash import hard_reset_for as flash_hard_reset
-
-    reset: HardReset = flash_hard_reset(spec, board)
-    return reset
-
-
 class SerialConnection:
     """One board on a serial port."""
 
     soft_reset_restarts = False
 
-    def __init__(self, spec: TargetSpec, board: BoardSpec) -> None:
+    def __init__(
+        self,
+        spec: TargetSpec,
+        board: BoardSpec,
+        hard_reset: Callable[[], HardReset] | None = None,
+    ) -> None:
         self.spec = spec
         self.board = board
+        self.hard_reset = hard_reset  # made on first use: building it may import pyOCD
         self.label = f"{spec.name} on {board.label()}"
         self.link: SerialLink | None = None
 
@@ -67,12 +68,12 @@ class SerialConnection:
 
     def restart(self, deadline: Deadline) -> Link:
         """Hard reset through the flashing tool, then reopen the port."""
-        reset = hard_reset_for(self.spec, self.board)
-        if reset is None:
+        if self.hard_reset is None:
             raise LinkError(
                 f"{self.label} has no hard reset: add a [flash] section to {self.spec.path} "
                 f"(pyocd or esptool) so hilrig can reset it"
             )
+        reset = self.hard_reset()
         self.close()
         reset.reset(deadline.remaining())
         return self.open(deadline)

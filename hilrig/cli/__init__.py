@@ -21,7 +21,7 @@ _COMMANDS = (
     "hilrig.cli.mpy_cmd",
     "hilrig.cli.board_cmd",
     "hilrig.cli.info_cmd",
-    "hilrig.cli.gate_cmd",
+    "hilrig.cli.report_cmd",
     "hilrig.cli.targets_cmd",
     "hilrig.cli.init_cmd",
 )

@@ -16,7 +16,9 @@ from hilrig.errors import ConfigError, FlashError
 from hilrig.flash import IdentityFn, Progress, RunningIdentity, Stage, flash_board
 from hilrig.flash.interfaces import require_flash
 from hilrig.limits import FLASH_TIMEOUT
-from hilrig.targets.spec import BoardSpec, TargetSpec, load_target
+from hilrig.targets.find import find_rootdir
+from hilrig.targets.load import load_target
+from hilrig.targets.spec import BoardSpec, TargetSpec
 
 VERIFY_TIMEOUT_S = 15.0  # a board's boot after flashing: ESP32 prints its ROM log first
 
@@ -45,14 +47,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     flasher.add_argument("firmware", type=Path, metavar="FILE", help=".hex/.elf/.bin firmware")
     flasher.set_defaults(handler=run_flash)
-
-
-def find_rootdir(start: Path) -> Path:
-    """The nearest directory from ``start`` up with a targets/ folder or a pyproject.toml."""
-    for folder in (start, *start.parents):
-        if (folder / "targets").is_dir() or (folder / "pyproject.toml").is_file():
-            return folder
-    return start
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hilrig.run.session import HilSession, Options, identity
-from hilrig.targets.spec import load_target
+from hilrig.targets.find import find_rootdir
+from hilrig.targets.load import load_target
 
 
 def register(sub: Any) -> None:
@@ -19,17 +20,9 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def project_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` with a targets/ folder or pyproject.toml."""
-    for folder in (start, *start.parents):
-        if (folder / "targets").is_dir() or (folder / "pyproject.toml").is_file():
-            return folder
-    return start
-
-
 def run(args: argparse.Namespace) -> int:
     """Start the board (no reference), print identity and capabilities, stop it."""
-    root = project_root(Path.cwd())
+    root = find_rootdir(Path.cwd())
     spec = load_target(args.target, root)
     session = HilSession(
         spec, Options(rootdir=root, reference="exp", cache_dir=root / ".hilrig" / "cache")

@@ -11,15 +11,15 @@ from typing import Any
 
 from hilrig.boards.ports import list_serial_ports
 from hilrig.cli.availability import Availability, Surroundings, check_target
-from hilrig.cli.board_cmd import find_rootdir
 from hilrig.errors import FlashError, HilrigError
-from hilrig.targets.spec import (
+from hilrig.targets.find import (
     BUILTIN_DIR,
     TargetFile,
-    load_target,
+    find_rootdir,
     project_targets_dir,
     target_files,
 )
+from hilrig.targets.load import load_target
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -51,7 +51,7 @@ from hilrig.targets.spec import CompareSpec
 MAX_SHOWN_LINES = 200  # per side, in the stdout diff
 MAX_LINE_CHARS = 160
 _NO_RENAMES: Mapping[str, str] = MappingProxyType({})
-_ENDED = {
+_UNFINISHED_TEXT = {
     Outcome.TIMEOUT: "timed out",
     Outcome.CRASH: "crashed",
     Outcome.BROKEN: "never started (board broken)",
@@ -230,9 +230,9 @@ def _run_ended(board: RunResult, reference: RunResult) -> tuple[Verdict, str] | 
     for name, run in (("board", board), ("reference", reference)):
         if run.outcome is Outcome.SKIP:
             return Verdict.SKIP, f"{name} skipped: {run.detail or 'the program skipped itself'}"
-        if run.outcome in _ENDED:
+        if not run.outcome.finished:
             detail = f": {run.detail}" if run.detail else ""
-            return Verdict.MISMATCH, f"{name} run {_ENDED[run.outcome]}{detail}"
+            return Verdict.MISMATCH, f"{name} run {_UNFINISHED_TEXT[run.outcome]}{detail}"
     return None
 
 

@@ -17,16 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hilrig.boards import ports
+from hilrig.boards.serial_board import HardReset
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, LinkError, ReplError
 from hilrig.flash.firmware import Firmware, FirmwareFormat, check_firmware
 from hilrig.flash.interfaces import (
     Flasher,
-    HardReset,
     Progress,
     ProgressFn,
     Stage,
-    board_name,
     no_progress,
     require_flash,
 )
@@ -37,7 +36,7 @@ from hilrig.flash.records import (
     RunningIdentity,
     board_key,
 )
-from hilrig.targets.spec import BoardSpec, TargetSpec
+from hilrig.targets.spec import BoardSpec, TargetSpec, board_name
 
 __all__ = [
     "Firmware",

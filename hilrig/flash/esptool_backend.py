@@ -21,8 +21,8 @@ from hilrig.boards import ports
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, HilrigError, LinkError, WrongBoard
 from hilrig.flash.firmware import Firmware
-from hilrig.flash.interfaces import ProgressFn, Stage, Tracker, board_name
-from hilrig.targets.spec import BoardSpec, EsptoolSpec, TargetSpec
+from hilrig.flash.interfaces import ProgressFn, Stage, Tracker
+from hilrig.targets.spec import BoardSpec, EsptoolSpec, TargetSpec, board_name
 
 log = logging.getLogger(__name__)
 

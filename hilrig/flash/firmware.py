@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hilrig.errors import FlashError, ToolMissing
-from hilrig.flash.interfaces import board_name, require_flash
-from hilrig.targets.spec import BoardSpec, FlashSpec, TargetSpec
+from hilrig.flash.interfaces import require_flash
+from hilrig.targets.spec import BoardSpec, FlashSpec, TargetSpec, board_name
 
 ESP_IMAGE_MAGIC = 0xE9  # first byte of every ESP bootloader and app image (esptool loader.py)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError
-from hilrig.targets.spec import BoardSpec, FlashSpec, TargetSpec
+from hilrig.targets.spec import FlashSpec, TargetSpec
 
 if TYPE_CHECKING:
     from hilrig.flash.firmware import Firmware
@@ -52,20 +52,6 @@ class Flasher(Protocol):
     def flash(self, firmware: Firmware, *, progress: ProgressFn, timeout_s: float) -> None:
         """Identify the board, write the firmware, start it; FlashError or WrongBoard on failure."""
         ...
-
-
-class HardReset(Protocol):
-    """Restarts one board without its firmware's help (probe reset or the EN line)."""
-
-    def reset(self, timeout_s: float) -> None:
-        """Reset the board; the caller closes its own link to the board first."""
-        ...
-
-
-def board_name(spec: TargetSpec, board: BoardSpec) -> str:
-    """'board <id> of target <name>' for messages."""
-    what = f" ({spec.description})" if spec.description else ""
-    return f"board {board.label()} of target {spec.name}{what}"
 
 
 class Tracker:

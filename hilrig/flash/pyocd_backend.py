@@ -20,8 +20,8 @@ from hilrig.boards import ports
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, FlashError, HilrigError, WrongBoard
 from hilrig.flash.firmware import Firmware, FirmwareFormat
-from hilrig.flash.interfaces import ProgressFn, Stage, Tracker, board_name
-from hilrig.targets.spec import BoardSpec, PyocdSpec, TargetSpec
+from hilrig.flash.interfaces import ProgressFn, Stage, Tracker
+from hilrig.targets.spec import BoardSpec, PyocdSpec, TargetSpec, board_name
 
 log = logging.getLogger(__name__)
 

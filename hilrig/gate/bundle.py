@@ -34,8 +34,8 @@ from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ConfigError
 from hilrig.limits import TIMEOUT
 from hilrig.results import Outcome, RunResult
-from hilrig.run.runner import Program, read_program
-from hilrig.run.session import HilSession, ProgramReport
+from hilrig.run.program import Program, read_program
+from hilrig.run.session import HilSession, ProgramRun
 
 BUNDLE_VERSION = 1
 MANIFEST = "bundle.json"
@@ -70,7 +70,7 @@ def remove_bundle(results_dir: Path, target: str, program_name: str) -> None:
 
 
 def write_bundle(
-    session: HilSession, report: ProgramReport, identity: dict[str, str], failure: str
+    session: HilSession, report: ProgramRun, identity: dict[str, str], failure: str
 ) -> Path:
     """Write the bundle of a failing program (replacing an older one) and return its folder."""
     spec, program = session.spec, report.program
@@ -100,7 +100,7 @@ def write_bundle(
 
 
 def _reference(
-    session: HilSession, report: ProgramReport
+    session: HilSession, report: ProgramRun
 ) -> tuple[RunResult | None, Capabilities | None]:
     """The reference result the run already has, never a new run.
 
@@ -115,7 +115,7 @@ def _reference(
 def _write_files(
     folder: Path,
     session: HilSession,
-    report: ProgramReport,
+    report: ProgramRun,
     reference: RunResult | None,
     identity: dict[str, str],
     failure: str,

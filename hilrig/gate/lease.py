@@ -24,12 +24,11 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, LeaseTimeout
-from hilrig.run.session import HilSession, Options
 from hilrig.targets.spec import Kind, TargetSpec
 
 log = logging.getLogger(__name__)
@@ -224,23 +223,3 @@ def _busy_message(spec: TargetSpec, order: tuple[Slot, ...], folder: Path, t: fl
         f"{_holders(order, folder)}. Wait for that run to finish, or raise --hil-lock-timeout "
         f"(lock files in {folder})."
     )
-
-
-def start_leased(
-    spec: TargetSpec,
-    options: Options,
-    timeout_s: float,
-    *,
-    first: int = 0,
-    on_wait: Callable[[str], None] | None = None,
-) -> tuple[HilSession, Lease]:
-    """Lease a board of ``spec`` and start a session on it; on failure nothing stays held."""
-    lease = acquire(spec, timeout_s, first=first, on_wait=on_wait)
-    session = HilSession(spec, replace(options, board_index=lease.index))
-    try:
-        session.start()
-    except BaseException:
-        session.close()
-        lease.release()
-        raise
-    return session, lease

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hilrig.compare.judge import Verdict
@@ -24,9 +24,10 @@ from hilrig.gate.baseline import (
     write_baseline,
 )
 from hilrig.gate.bundle import remove_bundle, write_bundle
-from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
-from hilrig.run.runner import Program
-from hilrig.run.session import HilSession, ProgramReport
+from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S, Lease, acquire
+from hilrig.run.program import Program
+from hilrig.run.session import HilSession, Options, ProgramRun
+from hilrig.targets.spec import TargetSpec
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class GateOptions:
 class GatedRun:
     """A program's runs as the gate sees them."""
 
-    report: ProgramReport  # the first failing run, else the first run
+    report: ProgramRun  # the first failing run, else the first run
     decision: GateDecision
     bundle: Path | None  # the first failing run's bundle
 
@@ -64,13 +65,13 @@ def run_gated(
     count: int,
     baseline: Baseline,
     identity: Mapping[str, str],
-    describe: Callable[[ProgramReport], str],
+    describe: Callable[[ProgramRun], str],
 ) -> GatedRun:
     """Run ``count`` times (once if it skips); bundle the first failure, or drop an old bundle.
 
     ``describe`` renders a failure as the test report shows it (for the bundle's diff.txt).
     """
-    reports: list[ProgramReport] = []
+    reports: list[ProgramRun] = []
     bundle = None
     while len(reports) < count:
         report = session.run_program(program)
@@ -90,9 +91,9 @@ def run_gated(
 
 def _bundle(
     session: HilSession,
-    report: ProgramReport,
+    report: ProgramRun,
     identity: Mapping[str, str],
-    describe: Callable[[ProgramReport], str],
+    describe: Callable[[ProgramRun], str],
 ) -> Path | None:
     try:
         return write_bundle(session, report, dict(identity), describe(report))
@@ -197,3 +198,23 @@ class Ledger:
     def summary(self) -> list[str]:
         """Fixed, intermittent and known failures, then what happened to the baseline."""
         return summary_lines(self.decisions) + self.notes
+
+
+def start_leased(
+    spec: TargetSpec,
+    options: Options,
+    timeout_s: float,
+    *,
+    first: int = 0,
+    on_wait: Callable[[str], None] | None = None,
+) -> tuple[HilSession, Lease]:
+    """Lease a board of ``spec`` and start a session on it; on failure nothing stays held."""
+    lease = acquire(spec, timeout_s, first=first, on_wait=on_wait)
+    session = HilSession(spec, replace(options, board_index=lease.index))
+    try:
+        session.start()
+    except BaseException:
+        session.close()
+        lease.release()
+        raise
+    return session, lease

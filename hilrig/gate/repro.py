@@ -27,15 +27,16 @@ from hilrig.compare.judge import Verdict
 from hilrig.errors import ConfigError, IncompatibleMpy, MpyFormatError, TargetNotFound
 from hilrig.gate.bundle import Bundle
 from hilrig.gate.lease import acquire
+from hilrig.gate.target_diff import Difference, differences, host_actions
 from hilrig.mpy.payload import mpy_payload
 from hilrig.mpy.reader import check_loadable, read_header
-from hilrig.results import Outcome, RunResult
-from hilrig.run.runner import Prepared, Program
-from hilrig.run.session import HilSession, Options, ProgramReport
-from hilrig.targets.diff import Difference, differences, host_actions
-from hilrig.targets.spec import TargetSpec, load_target, parse_target, project_targets_dir
-
-_ENDED = (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN)
+from hilrig.results import RunResult
+from hilrig.run.program import Program
+from hilrig.run.runner import Prepared
+from hilrig.run.session import HilSession, Options, ProgramRun
+from hilrig.targets.find import project_targets_dir
+from hilrig.targets.load import load_target, parse_target
+from hilrig.targets.spec import TargetSpec
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ReproRun:
     """One rerun: its report (compared with the recorded reference) and how it differs from the
     recorded board output ("" when it printed the same)."""
 
-    report: ProgramReport
+    report: ProgramRun
     change: str
 
     @property
@@ -233,7 +234,7 @@ def _run(bundle: Bundle, session: HilSession, prepared: Prepared | None) -> Repr
     return ReproRun(report, describe_change(bundle.board, report.board))
 
 
-def _unjudged(bundle: Bundle, report: ProgramReport) -> bool:
+def _unjudged(bundle: Bundle, report: ProgramRun) -> bool:
     """A run that finished where the recorded one timed out or crashed, and nothing to compare
     it with: the bundle keeps only the reference result its run had."""
     no_reference = bundle.reference is None and bundle.program.expected is None
@@ -249,7 +250,7 @@ def describe_change(recorded: RunResult | None, now: RunResult | None) -> str:
         return (
             "" if recorded is now else "the recorded run and this one did not both reach the board"
         )
-    if now.outcome in _ENDED or recorded.outcome in _ENDED:
+    if not now.outcome.finished or not recorded.outcome.finished:
         if now.outcome is recorded.outcome:
             return ""
         return f"recorded: {_ending(recorded)}; this run: {_ending(now)}"

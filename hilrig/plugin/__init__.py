@@ -23,7 +23,8 @@ from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests, format_failure
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
-from hilrig.targets.spec import TargetSpec, load_target
+from hilrig.targets.load import load_target
+from hilrig.targets.spec import TargetSpec
 
 __all__ = ["ProgramItem", "SuiteFile", "format_failure"]
 

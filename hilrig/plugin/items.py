@@ -12,8 +12,8 @@ from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import GateStatus
 from hilrig.plugin.state import STATE, _State, known
-from hilrig.run.runner import read_program
-from hilrig.run.session import HilSession, ProgramReport
+from hilrig.run.program import read_program
+from hilrig.run.session import HilSession, ProgramRun
 
 
 class _NoTests(pytest.File):
@@ -33,7 +33,7 @@ class ProgramFailed(Exception):
     """Raised by a program item whose board run did not match."""
 
     def __init__(
-        self, report: ProgramReport, headline: str | None = None, bundle: Path | None = None
+        self, report: ProgramRun, headline: str | None = None, bundle: Path | None = None
     ) -> None:
         super().__init__(headline or report.comparison.reason)
         self.report = report
@@ -90,7 +90,7 @@ class ProgramItem(pytest.Item):
 
 
 def format_failure(
-    report: ProgramReport, headline: str | None = None, bundle: Path | None = None
+    report: ProgramRun, headline: str | None = None, bundle: Path | None = None
 ) -> str:
     """Reason (or the gate's headline), diff, notes, and where the transcript and bundle are."""
     c = report.comparison

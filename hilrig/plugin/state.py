@@ -12,10 +12,11 @@ import pytest
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import Baseline
-from hilrig.gate.lease import Lease, start_leased
+from hilrig.gate.lease import Lease
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.run.session import HilSession, Options, identity
-from hilrig.targets.spec import TargetSpec, known_targets
+from hilrig.targets.find import known_targets
+from hilrig.targets.spec import TargetSpec
 
 
 @dataclass
@@ -41,7 +42,7 @@ class _State:
         if self.session is None:
             assert self.spec is not None
             try:
-                self.session, self.lease = start_leased(
+                self.session, self.lease = gating.start_leased(
                     self.spec,
                     self.options,
                     self.gate.lock_timeout_s,

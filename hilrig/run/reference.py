@@ -23,8 +23,9 @@ from hilrig.capabilities import CPYTHON_CAPS, Capabilities
 from hilrig.compare.tracebacks import HEADER, format_traceback, parse_traceback
 from hilrig.errors import HilrigError
 from hilrig.mpy.compiler import Compiler, select_compiler
-from hilrig.results import Outcome, RunResult
-from hilrig.run.runner import Program, Runner
+from hilrig.results import Outcome, RunResult, printed_skip
+from hilrig.run.program import Program
+from hilrig.run.runner import Runner
 
 
 class Reference(Protocol):
@@ -64,7 +65,7 @@ class ResultCache:
 
     def put(self, key: str, result: RunResult) -> None:
         """Store a result (atomically; concurrent writers write the same content)."""
-        if result.outcome in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN):
+        if not result.outcome.finished:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {
@@ -173,7 +174,7 @@ class CPythonReference:
             raise HilrigError(f"cannot run CPython ({sys.executable}): {exc.strerror}") from exc
         tb = _board_named(proc.stderr, program)
         outcome = Outcome.EXCEPTION if proc.returncode != 0 and tb.strip() else Outcome.OK
-        if outcome is Outcome.OK and proc.stdout == b"SKIP\n":
+        if outcome is Outcome.OK and printed_skip(proc.stdout):
             outcome = Outcome.SKIP
         result = RunResult(
             outcome,

@@ -7,85 +7,26 @@ sentence; the board is brought back to a clean raw prompt (or marked broken) bef
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from hilrig.boards.board import Board
 from hilrig.capabilities import Capabilities
 from hilrig.errors import (
     BoardBroken,
     BoardReset,
-    ConfigError,
     LinkError,
     ProgramTimeout,
     ReplError,
 )
-from hilrig.limits import TIMEOUT
 from hilrig.mpy.compiler import Compiler, CompileRequest
 from hilrig.mpy.payload import clean_traceback, mpy_payload, source_payload
 from hilrig.mpy.reader import check_loadable, read_header
-from hilrig.results import Outcome, RunResult
+from hilrig.results import Outcome, RunResult, printed_skip
+from hilrig.run.program import Program
 from hilrig.transport.transcript import Transcript
 
 log = logging.getLogger(__name__)
-
-_DIRECTIVE = re.compile(rb"^#\s*hilrig:\s*(.+)$", re.MULTILINE)
-_NATIVE = re.compile(rb"^\s*@micropython\.(native|viper|asm_thumb|asm_xtensa)\b", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Program:
-    """A test program: where it is, what tracebacks call it, and its own overrides."""
-
-    path: Path
-    name: str  # path relative to rootdir, with forward slashes
-    source: bytes
-    timeout_s: float | None = None  # `# hilrig: timeout_s=30`
-    emit: str | None = None  # `# hilrig: emit=native`
-    expected: bytes | None = None  # contents of <program>.py.exp
-
-    @property
-    def needs_native(self) -> bool:
-        """True if the program asks for native code (decorators or emit)."""
-        return self.emit in ("native", "viper") or bool(_NATIVE.search(self.source))
-
-
-def read_program(path: Path, rootdir: Path) -> Program:
-    """Read a program and its ``# hilrig: key=value`` directives and ``.py.exp`` file."""
-    source = path.read_bytes()
-    try:
-        name = path.resolve().relative_to(rootdir.resolve()).as_posix()
-    except ValueError:
-        name = path.as_posix()
-    settings: dict[str, str] = {}
-    for match in _DIRECTIVE.finditer(source[:4096]):
-        for pair in match.group(1).decode(errors="replace").replace(",", " ").split():
-            key, _, value = pair.partition("=")
-            settings[key.strip()] = value.strip()
-    exp = path.with_name(path.name + ".exp")
-    return Program(
-        path=path,
-        name=name,
-        source=source,
-        timeout_s=_directive_timeout(settings, name),
-        emit=_directive_emit(settings, name),
-        expected=exp.read_bytes() if exp.is_file() else None,
-    )
-
-
-def _directive_timeout(settings: dict[str, str], name: str) -> float | None:
-    if "timeout_s" not in settings:
-        return None
-    return TIMEOUT.check(settings["timeout_s"], f"{name}: '# hilrig: timeout_s'")
-
-
-def _directive_emit(settings: dict[str, str], name: str) -> str | None:
-    emit = settings.get("emit")
-    if emit is not None and emit not in ("bytecode", "native", "viper"):
-        raise ConfigError(f"{name}: '# hilrig: emit=' must be bytecode, native or viper")
-    return emit
 
 
 def _board_rejected_source(result: RunResult) -> bool:
@@ -197,7 +138,7 @@ class Runner:
             return RunResult(Outcome.BROKEN, detail=str(exc), transcript=None)
         tb = clean_traceback(reply.exception, program.name, self.source_mode)
         outcome = Outcome.EXCEPTION if tb.strip() else Outcome.OK
-        if outcome is Outcome.OK and reply.stdout.replace(b"\r", b"") == b"SKIP\n":
+        if outcome is Outcome.OK and printed_skip(reply.stdout):
             outcome = Outcome.SKIP
         return RunResult(
             outcome,

@@ -1,5 +1,5 @@
 """One run against one target: start the board, pick the compiler and reference, and turn each
-program into a :class:`ProgramReport`. The pytest plugin and the CLI both drive this; neither
+program into a :class:`ProgramRun`. The pytest plugin and the CLI both drive this; neither
 pytest nor printing appears here.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from hilrig.boards.board import Board, Connection
@@ -17,8 +18,9 @@ from hilrig.compare.tracebacks import parse_traceback
 from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
+from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
-from hilrig.run.runner import Prepared, Program, Runner
+from hilrig.run.runner import Prepared, Runner
 from hilrig.targets.spec import Kind, LoadMode, TargetSpec
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ class Options:
 
 
 @dataclass(frozen=True)
-class ProgramReport:
+class ProgramRun:
     """Everything known about one program's run."""
 
     program: Program
@@ -78,8 +80,11 @@ def make_connection(spec: TargetSpec, index: int) -> Connection:
             return QemuMachine(spec.qemu, spec.name, label=f"{spec.name} #{index}")
         case Kind.SERIAL:
             from hilrig.boards.serial_board import SerialConnection
+            from hilrig.flash import hard_reset_for
 
-            return SerialConnection(spec, spec.boards[index % len(spec.boards)])
+            board = spec.boards[index % len(spec.boards)]
+            reset = partial(hard_reset_for, spec, board) if spec.flash is not None else None
+            return SerialConnection(spec, board, hard_reset=reset)
     raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
 
 
@@ -199,7 +204,7 @@ class HilSession:
         """'mpy' or 'source'."""
         return "source" if self.runner is None or self.runner.source_mode else "mpy"
 
-    def run_program(self, program: Program, prepared: Prepared | None = None) -> ProgramReport:
+    def run_program(self, program: Program, prepared: Prepared | None = None) -> ProgramRun:
         """Run one program on the board, then on the reference, and compare.
 
         ``prepared`` sends exactly that payload (``hilrig repro`` resends a bundle's .mpy).
@@ -223,10 +228,10 @@ class HilSession:
         board = self.runner.run(program, prepared, self.timeout_for(program))
         transcript = self._save_transcript(program, board)
         early = _early(board)
-        report = ProgramReport(program, early or _UNDECIDED, board, None, prepared, transcript)
+        report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
         return self._finish(report if early is not None else self._compare(report))
 
-    def _compare(self, report: ProgramReport) -> ProgramReport:
+    def _compare(self, report: ProgramRun) -> ProgramRun:
         assert report.board is not None and self.caps is not None
         program, board = report.program, report.board
         if program.expected is not None:
@@ -251,7 +256,7 @@ class HilSession:
         )
         return replace(report, reference=ref, comparison=comparison)
 
-    def _finish(self, report: ProgramReport) -> ProgramReport:
+    def _finish(self, report: ProgramRun) -> ProgramRun:
         keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
         if not keep and report.transcript is not None:
             report.transcript.unlink(missing_ok=True)
@@ -322,8 +327,8 @@ def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
         ) from exc
 
 
-def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramReport:
-    return ProgramReport(program, Comparison(verdict, reason, "", ()))
+def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramRun:
+    return ProgramRun(program, Comparison(verdict, reason, "", ()))
 
 
 def _reference_cannot_compile(board: RunResult, exc: CompileError) -> Comparison:
@@ -342,7 +347,7 @@ def _reference_cannot_compile(board: RunResult, exc: CompileError) -> Comparison
 
 def _early(board: RunResult) -> Comparison | None:
     """Verdicts that need no reference: the board failed, or the program skipped itself."""
-    if board.outcome in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN):
+    if not board.outcome.finished:
         output = board.text()[-2000:]
         diff = f"board output before it stopped:\n{output}" if output else ""
         return Comparison(Verdict.MISMATCH, board.detail, diff, ())

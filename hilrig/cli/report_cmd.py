@@ -88,10 +88,10 @@ def run_repro(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> Repro | None:
-    from hilrig.cli.board_cmd import find_rootdir
     from hilrig.gate.bundle import inside, read_bundle
     from hilrig.gate.repro import choose_target, reproduce
     from hilrig.run.session import Options
+    from hilrig.targets.find import find_rootdir
 
     bundle = read_bundle(args.bundle)
     root = find_rootdir(Path.cwd())
