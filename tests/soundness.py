@@ -93,12 +93,12 @@ def cases(name: str, ref: RunResult) -> Iterator[Case]:
                 yield Case(name, kind, board, HOST, must_pass=False)
                 yield Case(name, f"{kind} at single precision", board, SINGLE, must_pass=False)
     for kind, legit, caps in LEGIT:
-        board = legit(ref)
-        if board is not None:
-            yield Case(name, kind, board, caps, must_pass=True)
+        allowed = legit(ref)
+        if allowed is not None:
+            yield Case(name, kind, allowed, caps, must_pass=True)
             for wrong_kind, mutate in WRONG.items():
-                for mutated in _spread(mutate(board)):
-                    if mutated != board:
+                for mutated in _spread(mutate(allowed)):
+                    if mutated != allowed:
                         yield Case(name, f"{kind}, then {wrong_kind}", mutated, caps, False)
 
 

@@ -134,9 +134,8 @@ print("even" if n % 2 == 0 else "odd")
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """The unix target, one passing program and one that fails against its .exp file."""
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())

@@ -31,7 +31,6 @@ WRONG = "print('a')\nprint(6 * 7)\nraise ValueError('late')\n"
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A unix-target project with a program that fails against its .exp file."""
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     monkeypatch.chdir(pytester.path)
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()

@@ -11,12 +11,11 @@ from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.compiler import (
     Compiler,
     CompileRequest,
-    mpy_for_release,
     select_compiler,
     shipped_compilers,
     user_compiler,
 )
-from hilrig.mpy.reader import check_loadable, read_header
+from hilrig.mpy.reader import check_loadable, mpy_for_release, read_header
 
 
 def caps(version: tuple[int, int, int], mpy: int | None) -> Capabilities:

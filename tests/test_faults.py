@@ -6,6 +6,7 @@ program passes, nothing hangs, and no state leaks from one program into the next
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -101,7 +102,12 @@ def test_uninterruptible_hang_climbs_to_hard_reset(rig: Rig) -> None:
 def test_emulator_or_vm_killed_mid_program_is_a_crash(rig: Rig) -> None:
     victim = rig.pid()
     connection = rig.board.connection
-    proc = connection.current.proc if isinstance(connection, HostVM) else connection.proc
+    if isinstance(connection, HostVM):
+        assert connection.current is not None
+        proc: subprocess.Popen[bytes] | None = connection.current.proc
+    else:
+        assert isinstance(connection, QemuMachine)
+        proc = connection.proc
     assert proc is not None
     timer = threading.Timer(0.3, proc.kill)
     timer.start()

@@ -27,11 +27,8 @@ TARGETS = {"host": "unix", "microbit": MICROBIT}
 @pytest.fixture
 def project(
     pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> pytest.Pytester:
     """A user project with both target files; board leases in a folder of its own."""
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     for name in TARGETS.values():

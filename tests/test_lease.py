@@ -108,9 +108,8 @@ def test_a_lease_in_another_process_blocks_until_that_process_dies(tmp_path: Pat
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with a two-VM host target and two programs; locks in a private folder."""
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     unix = (BUILTIN_DIR / "unix.toml").read_text()
@@ -131,18 +130,22 @@ def _board_indexes(junit: Path) -> set[str]:
     }
 
 
-def test_a_run_takes_the_next_board_when_the_first_is_leased(project: pytest.Pytester) -> None:
+def test_a_run_takes_the_next_board_when_the_first_is_leased(
+    project: pytest.Pytester, lock_dir: Path
+) -> None:
     vms = spec('kind = "hostvm"\ninstances = 2\n', "vms")
-    with acquire(vms, 1, folder=project.path / "locks") as held:
+    with acquire(vms, 1, folder=lock_dir) as held:
         assert held.index == 0
         result = project.runpytest("--target=vms", "--junitxml=out.xml")
     result.assert_outcomes(passed=2)
     assert _board_indexes(project.path / "out.xml") == {"1"}
 
 
-def test_a_second_run_waits_then_fails_naming_the_holder(project: pytest.Pytester) -> None:
+def test_a_second_run_waits_then_fails_naming_the_holder(
+    project: pytest.Pytester, lock_dir: Path
+) -> None:
     vms = spec('kind = "hostvm"\ninstances = 2\n', "vms")
-    folder = project.path / "locks"
+    folder = lock_dir
     with acquire(vms, 1, folder=folder), acquire(vms, 1, folder=folder):
         result = project.runpytest("--target=vms", "--hil-lock-timeout=0.5")
     result.assert_outcomes(failed=2)

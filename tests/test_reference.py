@@ -33,9 +33,8 @@ def test_frames_name_the_program_as_the_board_does(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A unix-target project."""
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())

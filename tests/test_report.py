@@ -94,9 +94,8 @@ def test_bad_junit_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_report_command_from_real_runs(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     unix = (BUILTIN_DIR / "unix.toml").read_text()

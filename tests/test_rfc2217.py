@@ -120,9 +120,8 @@ def remote_port(tmp_path: Path) -> Iterator[int]:
 
 
 def test_suite_programs_run_on_a_board_behind_ser2net(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, remote_port: int
+    pytester: pytest.Pytester, remote_port: int
 ) -> None:
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     url = f"rfc2217://127.0.0.1:{remote_port}"

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +33,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, list[dict[str, str]]]:
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, list[dict[str, Any]]]:
     assert main(["targets", "--json", *args]) == 0
-    rows: dict[str, list[dict[str, str]]] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     for row in json.loads(capsys.readouterr().out):
         rows.setdefault(row["name"], []).append(row)
     return rows
@@ -83,8 +84,9 @@ def test_microbit_qemu_is_usable_when_qemu_and_firmware_are_installed(
     spec = load_target("microbit-qemu", project)
     assert spec.qemu is not None
     found = check_target(spec, Surroundings(ports=[]))
-    installed = Path("/usr/bin/qemu-system-arm").exists() and spec.qemu.firmware is not None
-    if installed and spec.qemu.firmware.is_file():
+    firmware = spec.qemu.firmware
+    installed = Path("/usr/bin/qemu-system-arm").exists()
+    if installed and firmware is not None and firmware.is_file():
         assert found.status is Status.OK
         assert str(spec.qemu.firmware) in found.findings[0].text
     else:

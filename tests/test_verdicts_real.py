@@ -27,10 +27,7 @@ WRONG = {
 @pytest.fixture
 def project(
     pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> pytest.Pytester:
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "suites").mkdir()
     return pytester

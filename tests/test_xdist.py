@@ -28,10 +28,9 @@ def _require_qemu() -> None:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A two-instance micro:bit target and eight small programs; locks in a private folder."""
     _require_qemu()
-    monkeypatch.setenv("HILRIG_LOCK_DIR", str(pytester.path / "locks"))
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     lines = (BUILTIN_DIR / "microbit-qemu.toml").read_text().splitlines()
@@ -56,7 +55,7 @@ def _properties(junit: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
     return run, cases
 
 
-def test_two_workers_run_programs_on_two_boards(project: pytest.Pytester) -> None:
+def test_two_workers_run_programs_on_two_boards(project: pytest.Pytester, lock_dir: Path) -> None:
     result = project.runpytest_subprocess("--target=mb2", "-n", "2", "--junitxml=out.xml")
     result.assert_outcomes(passed=len(PROGRAMS))
     run, cases = _properties(project.path / "out.xml")
@@ -68,7 +67,7 @@ def test_two_workers_run_programs_on_two_boards(project: pytest.Pytester) -> Non
     assert run["hilrig_target"] == "mb2"
     assert sorted(run["hilrig_board"].split("; ")) == ["mb2 #0", "mb2 #1"]
     assert run["hilrig_firmware"].startswith("MicroPython v1.9.2")
-    locks = sorted(p.name for p in (project.path / "locks").iterdir())
+    locks = sorted(p.name for p in lock_dir.iterdir())
     assert locks == ["mb2-0.lock", "mb2-1.lock"]
 
 

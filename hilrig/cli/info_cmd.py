@@ -24,9 +24,7 @@ def run(args: argparse.Namespace) -> int:
     """Start the board (no reference), print identity and capabilities, stop it."""
     root = find_rootdir(Path.cwd())
     spec = load_target(args.target, root)
-    session = HilSession(
-        spec, Options(rootdir=root, reference="exp", cache_dir=root / ".hilrig" / "cache")
-    )
+    session = HilSession(spec, Options(rootdir=root, reference="exp"))
     try:
         caps = session.start()
         facts = identity(session)

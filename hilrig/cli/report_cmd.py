@@ -111,7 +111,6 @@ def _reproduce(args: argparse.Namespace) -> Repro | None:
     inside(bundle.path, f"repro/{spec.name}/transcripts")  # what the rerun writes stays inside
     options = Options(
         rootdir=root,
-        cache_dir=root / ".hilrig" / "cache",
         results_dir=bundle.path / "repro",
         keep_transcripts=True,
     )

@@ -74,7 +74,7 @@ def write_bundle(
 ) -> Path:
     """Write the bundle of a failing program (replacing an older one) and return its folder."""
     spec, program = session.spec, report.program
-    folder = bundle_dir(session.options.results_dir, spec.name, program.name)
+    folder = bundle_dir(session.options.results_folder, spec.name, program.name)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     reference, ref_caps = _reference(session, report)

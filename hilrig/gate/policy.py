@@ -25,6 +25,7 @@ from hilrig.gate.baseline import (
 )
 from hilrig.gate.bundle import remove_bundle, write_bundle
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S, Lease, acquire
+from hilrig.run.failure import describe_failure
 from hilrig.run.program import Program
 from hilrig.run.session import HilSession, Options, ProgramRun
 from hilrig.targets.spec import TargetSpec
@@ -65,12 +66,8 @@ def run_gated(
     count: int,
     baseline: Baseline,
     identity: Mapping[str, str],
-    describe: Callable[[ProgramRun], str],
 ) -> GatedRun:
-    """Run ``count`` times (once if it skips); bundle the first failure, or drop an old bundle.
-
-    ``describe`` renders a failure as the test report shows it (for the bundle's diff.txt).
-    """
+    """Run ``count`` times (once if it skips); bundle the first failure, or drop an old bundle."""
     reports: list[ProgramRun] = []
     bundle = None
     while len(reports) < count:
@@ -79,9 +76,9 @@ def run_gated(
         if report.comparison.verdict is Verdict.SKIP and len(reports) == 1:
             break
         if report.comparison.verdict is Verdict.MISMATCH and bundle is None:
-            bundle = _bundle(session, report, identity, describe)
+            bundle = _bundle(session, report, identity)
     if bundle is None:
-        remove_bundle(session.options.results_dir, session.spec.name, program.name)
+        remove_bundle(session.options.results_folder, session.spec.name, program.name)
     failing = [r for r in reports if r.comparison.verdict is Verdict.MISMATCH]
     shown = failing[0] if failing else reports[0]
     note = baseline.note(session.spec.name, program.name)
@@ -93,10 +90,9 @@ def _bundle(
     session: HilSession,
     report: ProgramRun,
     identity: Mapping[str, str],
-    describe: Callable[[ProgramRun], str],
 ) -> Path | None:
     try:
-        return write_bundle(session, report, dict(identity), describe(report))
+        return write_bundle(session, report, dict(identity), describe_failure(report))
     except OSError as exc:
         log.warning("cannot write the bundle of %s: %s", report.program.name, exc)
         return None

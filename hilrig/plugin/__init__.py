@@ -20,13 +20,13 @@ from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
-from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests, format_failure
+from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
 
-__all__ = ["ProgramItem", "SuiteFile", "format_failure"]
+__all__ = ["ProgramItem", "SuiteFile"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--hil-reference",
         default=None,
         choices=("host", "cpython", "exp"),
-        help="what board output is compared with (default host)",
+        help=f"what board output is compared with (default {Options.reference})",
     )
     group.addoption(
         "--hil-emit",
@@ -132,11 +132,10 @@ def read_options(config: pytest.Config) -> Options:
         rootdir=root,
         timeout_s=_checked(TIMEOUT, timeout, "--hil-timeout") if timeout is not None else None,
         ini_timeout_s=ini_value,
-        reference=reference if reference is not None else "host",
+        reference=reference if reference is not None else Options.reference,
         emit=config.getoption("hil_emit"),
         mpy_cross=Path(mpy_cross) if mpy_cross is not None else None,
-        results_dir=Path(results) if results is not None else root / ".hilrig" / "results",
-        cache_dir=root / ".hilrig" / "cache",
+        results_dir=Path(results) if results is not None else None,
         keep_transcripts=bool(config.getoption("hil_keep_transcripts")),
         firmware=Path(firmware) if firmware is not None else None,
         reflash=bool(config.getoption("hil_reflash")),

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from hilrig.compare.excerpt import annotate
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import GateStatus
 from hilrig.plugin.state import STATE, _State, known
+from hilrig.run.failure import describe_failure
 from hilrig.run.program import read_program
 from hilrig.run.session import HilSession, ProgramRun
 
@@ -50,9 +50,7 @@ class ProgramItem(pytest.Item):
         state = self.config.stash[STATE]
         session = self._session(state)
         program = read_program(self.path, state.options.rootdir)
-        run = gating.run_gated(
-            session, program, state.gate.count, state.baseline, state.properties, format_failure
-        )
+        run = gating.run_gated(session, program, state.gate.count, state.baseline, state.properties)
         self.user_properties.extend(gating.to_properties(run, state.properties))
         self.hil_report = run.report
         match run.decision.status:
@@ -79,7 +77,7 @@ class ProgramItem(pytest.Item):
         """The diff for a mismatch; one sentence for a hilrig error; pytest's view otherwise."""
         if isinstance(excinfo.value, ProgramFailed):
             failed = excinfo.value
-            return format_failure(failed.report, failed.headline, failed.bundle)
+            return describe_failure(failed.report, failed.headline, failed.bundle)
         if isinstance(excinfo.value, HilrigError):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
@@ -87,25 +85,3 @@ class ProgramItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the program is."""
         return self.path, None, f"program {self.name}"
-
-
-def format_failure(
-    report: ProgramRun, headline: str | None = None, bundle: Path | None = None
-) -> str:
-    """Reason (or the gate's headline), diff, notes, and where the transcript and bundle are."""
-    c = report.comparison
-    parts = [headline or c.reason]
-    if c.diff:
-        parts.append(c.diff.rstrip())
-    board = report.board
-    if board is not None and board.traceback:
-        mpy = report.prepared.mpy if report.prepared is not None else None
-        source = annotate(board.traceback_text(), report.program.name, report.program.source, mpy)
-        if source:
-            parts.append(source)
-    parts += [f"note: {n}" for n in c.notes]
-    if report.transcript is not None and report.transcript.is_file():
-        parts.append(f"transcript: {report.transcript}")
-    if bundle is not None:
-        parts.append(f"bundle: {bundle} (rerun it: hilrig repro {bundle})")
-    return "\n".join(parts)

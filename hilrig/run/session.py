@@ -44,12 +44,24 @@ class Options:
     reference: str = "host"  # host | cpython | exp
     emit: str | None = None
     mpy_cross: Path | None = None
-    results_dir: Path = Path(".hilrig/results")
-    cache_dir: Path = Path(".hilrig/cache")
+    results_dir: Path | None = None  # --hil-results; None: <rootdir>/.hilrig/results
+    cache_dir: Path | None = None  # None: <rootdir>/.hilrig/cache
     keep_transcripts: bool = False
     board_index: int = 0
     firmware: Path | None = None  # --hil-firmware: flash (or boot, for QEMU) this build first
     reflash: bool = False  # --hil-reflash: flash even when the board already runs the build
+
+    @property
+    def results_folder(self) -> Path:
+        """Where bundles and transcripts go."""
+        return (
+            self.results_dir if self.results_dir is not None else self.rootdir / ".hilrig/results"
+        )
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where compiled programs and reference results are kept between runs."""
+        return self.cache_dir if self.cache_dir is not None else self.rootdir / ".hilrig/cache"
 
 
 @dataclass(frozen=True)
@@ -173,7 +185,7 @@ class HilSession:
                 f'target {self.spec.name} says load = "mpy", but firmware '
                 f'{caps.version_text} cannot import .mpy files from RAM; use load = "source".'
             )
-        cache = self.options.cache_dir
+        cache = self.options.cache_folder
         if self.options.mpy_cross is not None:
             chosen = user_compiler(self.options.mpy_cross)
         else:
@@ -185,9 +197,11 @@ class HilSession:
     def _reference(self) -> Reference | None:
         match self.options.reference:
             case "host":
-                return HostReference(self.options.cache_dir, self.spec.max_output_bytes, self.emit)
+                return HostReference(
+                    self.options.cache_folder, self.spec.max_output_bytes, self.emit
+                )
             case "cpython":
-                return CPythonReference(self.options.cache_dir, self.spec.max_output_bytes)
+                return CPythonReference(self.options.cache_folder, self.spec.max_output_bytes)
             case "exp":
                 return None
         raise ConfigError(f"--hil-reference={self.options.reference}: use host, cpython or exp")
@@ -267,7 +281,7 @@ class HilSession:
         if self.runner is None or self.runner.transcript is None:
             return None
         safe = program.name.replace("/", "__")
-        path = self.options.results_dir / self.spec.name / "transcripts" / f"{safe}.txt"
+        path = self.options.results_folder / self.spec.name / "transcripts" / f"{safe}.txt"
         try:
             return self.runner.transcript.save(path)
         except OSError as exc:
