@@ -52,6 +52,8 @@ class Capabilities:
     modules: frozenset[str] = frozenset()  # modules of interest that import on the board
     can_import_mpy: bool = False  # a RAM VFS + .mpy import works
     raw_paste: bool = False
+    features: frozenset[str] = frozenset()  # language features the probe found (FEATURES' names)
+    byteorder: str = ""  # sys.byteorder
 
     @property
     def mpy_version(self) -> int | None:
@@ -90,4 +92,9 @@ CPYTHON_CAPS = Capabilities(
     small_int_bits=64,
     bigint=True,
     error_reporting=ErrorReporting.DETAILED,
+    features=frozenset(
+        "int_big int_64 bytearray set slice async reverse_ops fstring complex".split()
+        + (["tstring"] if sys.version_info >= (3, 14) else [])
+    ),
+    byteorder=sys.byteorder,
 )

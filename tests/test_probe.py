@@ -9,21 +9,32 @@ import pytest
 from real_targets import started_board
 
 from hilrig.boards.board import Board
-from hilrig.boards.capability_probe import MODULES, error_level, parse_probe, probe_code
+from hilrig.boards.capability_probe import (
+    FEATURES,
+    MODULES,
+    PROBE_SCRIPT,
+    error_level,
+    parse_probe,
+    probe_code,
+)
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ReplError
 
 MICROBIT_ANSWER = (
     b"('microbit', (1, 9, 2), '3.4.0', None, '', '', 30, 31, True, 37, 8208, "
     b"['micropython', 'gc', 'array', 'struct', 'ustruct', 'collections', 'ucollections', "
-    b"'math', 'os', 'utime', 'random', 'machine'])\r\n"
+    b"'math', 'os', 'utime', 'random', 'machine'], "
+    b"['int_big', 'int_64', 'bytearray', 'set', 'slice', 'const', 'reverse_ops', 'complex'], "
+    b"'little')\r\n"
 )
 
 
 def test_probe_is_plain_old_micropython() -> None:
     code = probe_code()
     assert not re.search(rb"[\x01-\x05]", code)  # sendable in plain raw mode
-    assert not re.search(rb"(?<!\w)[fF][rR]?['\"]", code)  # MicroPython 1.9 has no f-strings
+    # MicroPython 1.9 has no f-strings; the feature checks hold some, as strings given to exec()
+    assert not re.search(r"(?<!\w)[fF][rR]?['\"]", PROBE_SCRIPT)
+    assert all(repr(source).encode() in code for _, source in FEATURES)
     compile(code, "<probe>", "exec")
     for module in MODULES:
         assert repr(module).encode() in code
@@ -92,12 +103,30 @@ def test_real_capabilities(caps: tuple[str, Capabilities, Board]) -> None:
         assert found.error_reporting is ErrorReporting.DETAILED
         assert found.mpy == 2822 and found.mpy_version == 6 and found.arch == "x64"
         assert found.can_import_mpy and found.raw_paste and found.bigint
+        # as run-tests.py's feature checks find them on this build (no t-strings, no coverage)
+        assert found.features == {
+            "native",
+            "int_big",
+            "int_64",
+            "bytearray",
+            "set",
+            "slice",
+            "async",
+            "const",
+            "reverse_ops",
+            "fstring",
+            "complex",
+        }
     else:
         assert found.platform == "microbit" and found.version == (1, 9, 2)
         assert found.banner.startswith("MicroPython v1.9.2")
         assert (found.float_bits, found.small_int_bits) == (30, 31)
         assert found.mpy is None and not found.can_import_mpy and not found.raw_paste
         assert found.mem_free is not None and found.mem_free < 10_000  # the ~9 KB heap
+        # 2017 firmware: no native emitter, f-strings or bare const() (it needs the import)
+        assert not {"native", "fstring", "const"} & found.features
+        assert {"set", "bytearray", "int_big"} <= found.features
+    assert found.byteorder == "little"
     # the probe left nothing behind: Board.start soft-resets after it
     reply = board.exec(b"print('i' in globals(), 'ms' in globals())", 5, 1000)
     assert reply.stdout.strip() == b"False False"

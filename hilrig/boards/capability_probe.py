@@ -61,13 +61,45 @@ for m in %(modules)r:
   ms.append(m)
  except:
   pass
-print(repr((sys.platform,v,sys.version,mp,mc,bd,fb,n,big,el,mf,ms)))
+ft=[]
+for k,s in %(features)r:
+ try:
+  g={}
+  exec(s,g)
+  if g.get('ok',1):
+   ft.append(k)
+ except:
+  pass
+print(repr((sys.platform,v,sys.version,mp,mc,bd,fb,n,big,el,mf,ms,ft,getattr(sys,'byteorder',''))))
 """
+
+# Language features, each compiled and run on the board inside exec() so that a firmware without
+# one raises instead of failing the probe. They are the checks MicroPython's run-tests.py runs as
+# separate programs (tests/feature_check/), folded into this one round trip; ``ok`` is False when
+# the code runs but gives another answer than a firmware with the feature gives.
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("native", "@micropython.native\ndef f():\n pass\nf()"),
+    ("int_big", "ok=str(1000000000000000000000000000000000000000000000)=='1'+'0'*45"),
+    ("int_64", "ok=str(1<<62)=='4611686018427387904'"),
+    ("bytearray", "bytearray"),
+    ("set", "ok=repr({1})=='{1}'"),
+    ("slice", "slice"),
+    ("async", "async def f():\n await 1"),
+    ("const", "x=const(1)\nok=x==1"),
+    (
+        "reverse_ops",
+        "class F:\n def __radd__(s,o):\n  return 7\nok=5+F()==7",
+    ),
+    ("fstring", "a=1\nok=f'a={a}'=='a=1'"),
+    ("tstring", "a=1\nx=t'a={a}'"),
+    ("complex", "complex"),
+    ("coverage", "extra_coverage"),
+)
 
 
 def probe_code() -> bytes:
     """The probe program as bytes for the raw REPL."""
-    return (PROBE_SCRIPT % {"modules": MODULES}).encode()
+    return (PROBE_SCRIPT % {"modules": MODULES, "features": FEATURES}).encode()
 
 
 def error_level(message_length: int) -> ErrorReporting:
@@ -95,6 +127,8 @@ _FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("error message length", int),
     ("mem_free", (int, type(None))),
     ("modules", list),
+    ("features", list),
+    ("byteorder", str),
 )
 
 
@@ -110,7 +144,7 @@ def _probe_values(text: str) -> tuple[Any, ...]:
         if not isinstance(value, kind):
             raise ReplError(f"the capability probe's {name} is {value!r}; in {text[:200]!r}")
     if not all(isinstance(v, int) for v in values[1]) or not all(
-        isinstance(m, str) for m in values[11]
+        isinstance(m, str) for m in values[11] + values[12]
     ):
         raise ReplError(f"the capability probe printed {text[:200]!r}, not its answer")
     return tuple(values)
@@ -119,7 +153,7 @@ def _probe_values(text: str) -> tuple[Any, ...]:
 def parse_probe(output: bytes, banner: str, raw_paste: bool) -> Capabilities:
     """Read the probe's printed tuple into Capabilities; ReplError if it is not there."""
     text = output.decode("utf-8", "replace").strip()
-    platform, version, sys_version, mpy, machine, build, fbits, nbits, big, el, mf, mods = (
+    platform, version, sys_version, mpy, machine, build, fbits, nbits, big, el, mf, mods, ft, bo = (
         _probe_values(text)
     )
     modules = frozenset(mods)
@@ -142,4 +176,6 @@ def parse_probe(output: bytes, banner: str, raw_paste: bool) -> Capabilities:
         modules=modules,
         can_import_mpy=mpy is not None and loader_ok,
         raw_paste=raw_paste,
+        features=frozenset(ft),
+        byteorder=bo,
     )
