@@ -51,6 +51,21 @@ def host_vm_command(override: Sequence[str] | None = None) -> list[str]:
     return [exe, "-i"]
 
 
+def module_path_env(path: Sequence[Path]) -> dict[str, str] | None:
+    """The environment for a VM whose module path starts with ``path`` (None: unchanged).
+
+    As MicroPython's run-tests.py does: ``MICROPYPATH`` replaces the unix port's default path,
+    so ``.frozen`` (the frozen modules) comes first, then ``path``, then what ``MICROPYPATH``
+    already held.
+    """
+    if not path:
+        return None
+    given = [p for p in os.environ.get("MICROPYPATH", "").split(os.pathsep) if p]
+    entries = [".frozen", *(str(p) for p in path), *given]
+    unique = list(dict.fromkeys(entries))
+    return {**os.environ, "MICROPYPATH": os.pathsep.join(unique)}
+
+
 @dataclass
 class _VM:
     proc: subprocess.Popen[bytes]
@@ -62,9 +77,12 @@ class HostVM:
 
     soft_reset_restarts = True
 
-    def __init__(self, command: Sequence[str], label: str = "host VM") -> None:
+    def __init__(
+        self, command: Sequence[str], label: str = "host VM", path: Sequence[Path] = ()
+    ) -> None:
         self.command = list(command)
         self.label = label
+        self.env = module_path_env(path)
         self.workdir: Path | None = None
         self.current: _VM | None = None
         self.spare: _VM | None = None
@@ -78,7 +96,12 @@ class HostVM:
         tty.setraw(slave)  # no echo, no \n -> \r\n, no signals from bytes
         try:
             proc = processes.spawn(
-                self.command, stdin=slave, stdout=slave, stderr=slave, cwd=self.workdir
+                self.command,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=self.workdir,
+                env=self.env,
             )
         except FileNotFoundError as exc:
             os.close(master)

@@ -22,6 +22,7 @@ from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
+from hilrig.run.mptests import TestTree, find_tree
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
@@ -47,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--hil-reference",
         default=None,
-        choices=("host", "cpython", "exp"),
+        choices=("auto", "host", "cpython", "exp"),
         help=f"what board output is compared with (default {Options.reference})",
     )
     group.addoption(
@@ -122,6 +123,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def read_options(config: pytest.Config) -> Options:
     """Command line and ini, read once into a typed Options."""
     root = Path(config.rootpath)
+    trees = test_trees(config, root)
     timeout = config.getoption("hil_timeout")
     ini_value = _checked(TIMEOUT, str(config.getini("hilrig_timeout")), "ini option hilrig_timeout")
     results = config.getoption("hil_results")
@@ -139,7 +141,15 @@ def read_options(config: pytest.Config) -> Options:
         keep_transcripts=bool(config.getoption("hil_keep_transcripts")),
         firmware=Path(firmware) if firmware is not None else None,
         reflash=bool(config.getoption("hil_reflash")),
+        module_path=tuple(p for tree in trees for p in tree.module_path()),
     )
+
+
+def test_trees(config: pytest.Config, root: Path) -> list[TestTree]:
+    """MicroPython test trees named on the command line or holding the suites folder."""
+    suites = root / str(config.getini("hilrig_suites"))
+    found = [find_tree(Path(arg.split("::")[0])) for arg in (*config.args, str(suites))]
+    return list({tree.root: tree for tree in found if tree is not None}.values())
 
 
 def _worker_index(config: pytest.Config) -> int:
@@ -191,6 +201,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(
         options, suites.resolve(), spec, gate, baseline, _worker_index(config), _announcer(config)
     )
+    state.trees = tuple(tree.root for tree in test_trees(config, options.rootdir))
     config.stash[STATE] = state
     if not _is_worker(config):
         config.pluginmanager.register(GateRecorder(Ledger(gate, baseline)), "hilrig-gate")
@@ -252,12 +263,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def _in_suites(state: _State, path: Path) -> bool:
-    return (
-        path.suffix == ".py"
-        and path.name != "__init__.py"
-        and path.name != "conftest.py"
-        and path.resolve().is_relative_to(state.suites)
+    if path.suffix != ".py" or path.name in ("__init__.py", "conftest.py"):
+        return False
+    resolved = path.resolve()
+    return resolved.is_relative_to(state.suites) or any(
+        _is_test_program(resolved, root) for root in state.trees
     )
+
+
+# Folders of MicroPython's tests/ that hold no programs run-tests.py runs one by one.
+_NOT_PROGRAMS = {"feature_check", "target_wiring", "tools", "internal_bench", "perf_bench"}
+
+
+def _is_test_program(path: Path, root: Path) -> bool:
+    """A program of MicroPython's test tree at ``root`` (not run-tests.py and its helpers)."""
+    if not path.is_relative_to(root):
+        return False
+    parts = path.relative_to(root).parts
+    return len(parts) > 1 and parts[0] not in _NOT_PROGRAMS and not parts[0].startswith("multi_")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

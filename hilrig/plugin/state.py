@@ -34,6 +34,7 @@ class _State:
     lease: Lease | None = None
     start_error: HilrigError | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    trees: tuple[Path, ...] = ()  # MicroPython test trees whose programs are collected too
 
     def ensure_session(self) -> HilSession:
         """Lease a board and start it on first use; later calls re-raise the first failure."""

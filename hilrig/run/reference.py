@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -98,8 +99,10 @@ class HostReference:
         max_output: int,
         emit: str = "bytecode",
         command: list[str] | None = None,
+        path: Sequence[Path] = (),
     ) -> None:
         self.cache_dir = cache_dir
+        self.path = tuple(path)
         self.max_output = max_output
         self.emit = emit
         self.command = command
@@ -115,7 +118,8 @@ class HostReference:
 
     def _runner(self) -> Runner:
         if self.runner is None:
-            self.board = Board(HostVM(host_vm_command(self.command), label="reference VM"))
+            vm = HostVM(host_vm_command(self.command), label="reference VM", path=self.path)
+            self.board = Board(vm)
             self.caps = self.board.start()
             compiler = Compiler(select_compiler(self.caps, self.cache_dir), self.cache_dir)
             self.runner = Runner(
@@ -128,7 +132,8 @@ class HostReference:
         """Run (or recall) the program on the reference VM."""
         runner = self._runner()
         prepared = runner.prepare(program)
-        key = cache_key("host", self.caps.banner, prepared.payload, str(self.max_output))
+        path = os.pathsep.join(str(p) for p in self.path)
+        key = cache_key("host", self.caps.banner, prepared.payload, str(self.max_output), path)
         cached = self.results.get(key)
         if cached is not None:
             return cached

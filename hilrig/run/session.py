@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -14,10 +15,13 @@ from pathlib import Path
 from hilrig.boards.board import Board, Connection
 from hilrig.capabilities import Capabilities
 from hilrig.compare.judge import Comparison, Verdict, compare_expected, compare_runs
-from hilrig.compare.tracebacks import parse_traceback
+from hilrig.compare.patterns import compare_patterns
+from hilrig.compare.unittest_output import UnittestReport, judge_unittest, unittest_report
 from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
+from hilrig.run.decisions import board_lacks, early_verdict, reference_cannot_compile
+from hilrig.run.mptests import Conditions
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
@@ -31,7 +35,6 @@ _LOAD_TEXT = {
     "source": "source (the firmware cannot import .mpy; programs are sent as text)",
 }
 _UNDECIDED = Comparison(Verdict.MISMATCH, "not compared yet", "", ())
-_MISSING_MODULE = re.compile(r"[Nn]o module named '([\w.]+)'")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Options:
     rootdir: Path
     timeout_s: float | None = None  # --hil-timeout; None: target file, then ini, then default
     ini_timeout_s: float = DEFAULT_TIMEOUT_S
-    reference: str = "host"  # host | cpython | exp
+    reference: str = "auto"  # auto | host | cpython | exp
     emit: str | None = None
     mpy_cross: Path | None = None
     results_dir: Path | None = None  # --hil-results; None: <rootdir>/.hilrig/results
@@ -50,6 +53,9 @@ class Options:
     board_index: int = 0
     firmware: Path | None = None  # --hil-firmware: flash (or boot, for QEMU) this build first
     reflash: bool = False  # --hil-reflash: flash even when the board already runs the build
+    # module path of host VMs (board and reference) for the programs' trees (their extmod/,
+    # unittest), as MicroPython's run-tests.py sets MICROPYPATH
+    module_path: tuple[Path, ...] = ()
 
     @property
     def results_folder(self) -> Path:
@@ -75,16 +81,19 @@ class ProgramRun:
     prepared: Prepared | None = None
     transcript: Path | None = None
     notes: tuple[str, ...] = field(default=())
+    reference_label: str = ""  # what the board's output was compared with
+    unittest: UnittestReport | None = None  # the program ran unittest; judged by its summary
 
 
-def make_connection(spec: TargetSpec, index: int) -> Connection:
+def make_connection(spec: TargetSpec, index: int, module_path: Sequence[Path] = ()) -> Connection:
     """The connection for board ``index`` of a target, chosen by an explicit match on kind."""
     match spec.kind:
         case Kind.HOSTVM:
             from hilrig.boards.hostvm import HostVM, host_vm_command
 
             command = spec.hostvm.command if spec.hostvm else None
-            return HostVM(host_vm_command(command), label=f"{spec.name} VM")
+            path = (*spec.hostvm.path, *module_path) if spec.hostvm else tuple(module_path)
+            return HostVM(host_vm_command(command), label=f"{spec.name} VM", path=path)
         case Kind.QEMU:
             from hilrig.boards.qemu import QemuMachine
 
@@ -109,7 +118,8 @@ class HilSession:
         self.board: Board | None = None
         self.caps: Capabilities | None = None
         self.runner: Runner | None = None
-        self.reference: Reference | None = None
+        self.reference: Reference | None = None  # the main reference, named in the header
+        self.references: dict[str, Reference | None] = {}  # by kind, started on first use
         self.events: list[str] = []
         self.flashed: str = ""  # what --hil-firmware did, for the header and junit
 
@@ -122,14 +132,15 @@ class HilSession:
         """Flash if asked, connect and probe the board, choose how programs are loaded."""
         if self.options.firmware is not None:
             self._flash(self.options.firmware)
-        connection = make_connection(self.spec, self.options.board_index)
+        connection = make_connection(self.spec, self.options.board_index, self.options.module_path)
         boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
         self.board = Board(connection, boot_timeout_s=boot, plain=self.spec.repl)
         self.board.on_event = self.events.append
         self.caps = self.board.start()
         compiler = self._compiler(self.caps)
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
-        self.reference = self._reference()
+        main = "host" if self.options.reference == "auto" else self.options.reference
+        self.reference = self.references[main] = self._make_reference(main)
         if isinstance(self.reference, HostReference):
             self.reference.start()
         return self.caps
@@ -194,17 +205,21 @@ class HilSession:
         check_compiler(compiler, caps)
         return compiler
 
-    def _reference(self) -> Reference | None:
-        match self.options.reference:
+    def _make_reference(self, kind: str) -> Reference | None:
+        match kind:
             case "host":
+                own = self.spec.hostvm.path if self.spec.hostvm else ()
                 return HostReference(
-                    self.options.cache_folder, self.spec.max_output_bytes, self.emit
+                    self.options.cache_folder,
+                    self.spec.max_output_bytes,
+                    self.emit,
+                    path=(*own, *self.options.module_path),
                 )
             case "cpython":
                 return CPythonReference(self.options.cache_folder, self.spec.max_output_bytes)
             case "exp":
                 return None
-        raise ConfigError(f"--hil-reference={self.options.reference}: use host, cpython or exp")
+        raise ConfigError(f"--hil-reference={kind}: use auto, host, cpython or exp")
 
     def timeout_for(self, program: Program) -> float:
         """Program directive, then --hil-timeout, then the target file, then the ini value."""
@@ -225,7 +240,7 @@ class HilSession:
         """
         if self.runner is None or self.caps is None:
             raise HilrigError("the session was not started")
-        reason = self.runner.skip_reason(program)
+        reason = self.runner.skip_reason(program) or self._suite_skip(program)
         if reason:
             return _verdict(program, Verdict.SKIP, reason)
         try:
@@ -241,20 +256,35 @@ class HilSession:
             return _verdict(program, Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}")
         board = self.runner.run(program, prepared, self.timeout_for(program))
         transcript = self._save_transcript(program, board)
-        early = _early(board)
+        early = early_verdict(board)
         report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
         return self._finish(report if early is not None else self._compare(report))
+
+    def _suite_skip(self, program: Program) -> str | None:
+        """run-tests.py's skips, for programs of MicroPython's own test suite."""
+        if program.tree is None or self.caps is None:
+            return None
+        when = Conditions(self.caps, program.emit or self.emit, self.mode == "mpy")
+        return program.tree.skip_reason(program.name, when)
 
     def _compare(self, report: ProgramRun) -> ProgramRun:
         assert report.board is not None and self.caps is not None
         program, board = report.program, report.board
-        if program.expected is not None:
-            lacks = board_lacks(board, None, f"{program.name}.exp")
-            comparison = lacks or compare_expected(
-                board, program.expected, self.caps, self.spec.compare
+        unit = unittest_report(board.stdout) if board.outcome is Outcome.OK else None
+        if unit is not None:
+            label = "unittest's own summary"
+            return replace(
+                report, comparison=judge_unittest(unit), unittest=unit, reference_label=label
             )
-            return replace(report, comparison=comparison)
-        if self.reference is None:
+        expected = program.expected_for(program.emit or self.emit)
+        if expected is not None:
+            return replace(
+                report,
+                comparison=self._against_file(program, board, *expected),
+                reference_label=expected[1],
+            )
+        kind, reference = self._reference_for(program)
+        if reference is None:
             return replace(
                 report,
                 comparison=Comparison(
@@ -262,13 +292,39 @@ class HilSession:
                 ),
             )
         try:
-            ref = self.reference.run(program, self.timeout_for(program))
+            ref = reference.run(program, self.timeout_for(program))
         except CompileError as exc:
-            return replace(report, comparison=_reference_cannot_compile(board, exc))
-        comparison = board_lacks(board, ref, self.reference.label) or compare_runs(
-            board, ref, self.caps, self.reference.caps, self.spec.compare
+            return replace(report, comparison=reference_cannot_compile(board, exc))
+        comparison = board_lacks(board, ref, reference.label) or compare_runs(
+            board, ref, self.caps, reference.caps, self.spec.compare
         )
-        return replace(report, reference=ref, comparison=comparison)
+        return replace(
+            report, reference=ref, comparison=comparison, reference_label=_label(kind, reference)
+        )
+
+    def _against_file(
+        self, program: Program, board: RunResult, text: bytes, name: str
+    ) -> Comparison:
+        """A board run against an expected-output file (with patterns where run-tests uses them)."""
+        assert self.caps is not None
+        lacks = board_lacks(board, None, name)
+        if lacks is not None:
+            return lacks
+        if program.tree is not None and program.name in program.tree.regex_output:
+            return compare_patterns(board, text, name)
+        return compare_expected(board, text, self.caps, self.spec.compare)
+
+    def _reference_for(self, program: Program) -> tuple[str, Reference | None]:
+        """``--hil-reference``; ``auto``: CPython for MicroPython's own tests, as run-tests.py
+        does, unless the program needs MicroPython (const, micropython.*, native code); the
+        host VM for everything else."""
+        kind = self.options.reference
+        if kind == "auto":
+            official = program.tree is not None and not micropython_only(program.source)
+            kind = "cpython" if official else "host"
+        if kind not in self.references:
+            self.references[kind] = self._make_reference(kind)
+        return kind, self.references[kind]
 
     def _finish(self, report: ProgramRun) -> ProgramRun:
         keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
@@ -290,7 +346,7 @@ class HilSession:
 
     def close(self) -> None:
         """Stop the board and the reference; never raises."""
-        for closer in (self.reference, self.board):
+        for closer in (*self.references.values(), self.board):
             if closer is not None:
                 try:
                     closer.close()
@@ -313,6 +369,8 @@ def identity(session: HilSession) -> dict[str, str]:
     if compiler == "none" and ref_runner is not None and ref_runner.compiler is not None:
         compiler = f"none on the board; the reference uses {ref_runner.compiler.mpy_cross.label}"
     ref = session.reference.label if session.reference else "exp files only"
+    if session.options.reference == "auto":
+        ref = f"auto: a .exp file, else CPython for MicroPython's own tests, else {ref}"
     return {
         "target": session.spec.name,
         "firmware": caps.banner or caps.sys_version,
@@ -325,6 +383,20 @@ def identity(session: HilSession) -> dict[str, str]:
         "reference": ref,
         **({"flash": session.flashed} if session.flashed else {}),
     }
+
+
+_MICROPYTHON_ONLY = re.compile(
+    rb"^\s*(?:import micropython|from micropython import)|\bconst\(|@micropython\.", re.MULTILINE
+)
+
+
+def micropython_only(source: bytes) -> bool:
+    """The program uses what CPython lacks: ``const``, the ``micropython`` module, native code."""
+    return bool(_MICROPYTHON_ONLY.search(source))
+
+
+def _label(kind: str, reference: Reference) -> str:
+    return f"{reference.label} (--hil-reference={kind})"
 
 
 def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
@@ -343,76 +415,3 @@ def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
 
 def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramRun:
     return ProgramRun(program, Comparison(verdict, reason, "", ()))
-
-
-def _reference_cannot_compile(board: RunResult, exc: CompileError) -> Comparison:
-    """The reference's mpy-cross rejected a program the board was sent as source."""
-    said = str(exc).strip().splitlines()[-1:] or ["(no message)"]
-    tb = parse_traceback(board.traceback_text()) if board.outcome is Outcome.EXCEPTION else None
-    if tb is not None and tb.exc_type in ("SyntaxError", "IndentationError"):
-        reason = (
-            f"the program does not compile: the board raised {tb.exception_line().strip()}, "
-            f"and the reference's mpy-cross rejected it too ({said[0]})"
-        )
-    else:
-        reason = f"the reference's mpy-cross rejected the program the board ran: {said[0]}"
-    return Comparison(Verdict.MISMATCH, reason, str(exc).strip(), ())
-
-
-def _early(board: RunResult) -> Comparison | None:
-    """Verdicts that need no reference: the board failed, or the program skipped itself."""
-    if not board.outcome.finished:
-        output = board.text()[-2000:]
-        diff = f"board output before it stopped:\n{output}" if output else ""
-        return Comparison(Verdict.MISMATCH, board.detail, diff, ())
-    if board.outcome is Outcome.SKIP:
-        return Comparison(Verdict.SKIP, board.detail, "", ())
-    return None
-
-
-def missing_module(run: RunResult) -> str | None:
-    """The module a run stopped at because its top-level ``import`` found nothing, or None."""
-    tb = parse_traceback(run.traceback_text()) if run.outcome is Outcome.EXCEPTION else None
-    if tb is None or tb.exc_type not in ("ImportError", "ModuleNotFoundError"):
-        return None
-    if len(tb.frames) != 1 or tb.frames[0].function != "<module>":
-        return None
-    match = _MISSING_MODULE.fullmatch(tb.message.strip())
-    return match.group(1) if match else None
-
-
-def _out_of_memory(run: RunResult) -> bool:
-    """The run raised MemoryError before printing anything."""
-    tb = parse_traceback(run.traceback_text()) if run.outcome is Outcome.EXCEPTION else None
-    return tb is not None and tb.exc_type == "MemoryError" and not run.stdout.strip()
-
-
-def board_lacks(board: RunResult, reference: RunResult | None, ref_label: str) -> Comparison | None:
-    """A skip for what the board lacks (a module, heap), earned only when the reference has it.
-
-    ``reference`` None: the expected output came from a ``.py.exp`` file, which shows the program
-    runs somewhere. A module that the reference lacks too is a failure naming both sides.
-    """
-    module = missing_module(board)
-    if module is not None:
-        if reference is None or missing_module(reference) != module:
-            return Comparison(Verdict.SKIP, f"target lacks module {module}", "", ())
-        return Comparison(
-            Verdict.MISMATCH,
-            f"module {module} is missing on the board and on the reference ({ref_label}) too: "
-            f"a typo, or a program for another port",
-            "",
-            (),
-        )
-    ref_module = missing_module(reference) if reference is not None else None
-    if ref_module is not None:
-        return Comparison(
-            Verdict.MISMATCH,
-            f"the reference ({ref_label}) lacks module {ref_module}, which the board has: give "
-            f"the program a .py.exp file with the output it should print",
-            "",
-            (),
-        )
-    if _out_of_memory(board) and (reference is None or not _out_of_memory(reference)):
-        return Comparison(Verdict.SKIP, "too large for the board's heap (MemoryError)", "", ())
-    return None

@@ -68,7 +68,7 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
         load=t.enum("load", LoadMode) or LoadMode.AUTO,
         emit=t.choice("emit", ("bytecode", "native", "viper")) or "bytecode",
         arch=t.text("arch"),
-        hostvm=_hostvm(t.sub("hostvm")) if kind is Kind.HOSTVM else None,
+        hostvm=_hostvm(t.sub("hostvm"), path) if kind is Kind.HOSTVM else None,
         qemu=_qemu(t.sub("qemu", required=True), path) if kind is Kind.QEMU else None,
         serial=_serial(t.sub("serial")) if kind is Kind.SERIAL else None,
         boards=_boards(t, kind),
@@ -82,10 +82,11 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
     return spec
 
 
-def _hostvm(t: _Table) -> HostVMSpec:
+def _hostvm(t: _Table, path: Path) -> HostVMSpec:
     command = t.str_list("command")
+    folders = tuple((path.parent / entry).resolve() for entry in t.str_list("path") or ())
     t.reject_unknown()
-    return HostVMSpec(command=tuple(command) if command else None)
+    return HostVMSpec(command=tuple(command) if command else None, path=folders)
 
 
 def _qemu(t: _Table, path: Path) -> QemuSpec:

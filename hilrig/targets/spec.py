@@ -30,9 +30,10 @@ class LoadMode(enum.Enum):
 
 @dataclass(frozen=True)
 class HostVMSpec:
-    """The unix port; ``command`` overrides how it is started."""
+    """The unix port; ``command`` overrides how it is started, ``path`` extends its module path."""
 
     command: tuple[str, ...] | None = None
+    path: tuple[Path, ...] = ()  # MICROPYPATH entries, before any the environment gives
 
 
 @dataclass(frozen=True)
