@@ -26,6 +26,7 @@ from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult, printed_skip
 from hilrig.run.program import Program
 from hilrig.run.runner import Runner
+from hilrig.targets.spec import Wiring
 
 
 class Reference(Protocol):
@@ -98,8 +99,10 @@ class HostReference:
         max_output: int,
         emit: str = "bytecode",
         command: list[str] | None = None,
+        wiring: Wiring | None = None,
     ) -> None:
         self.cache_dir = cache_dir
+        self.wiring = wiring if wiring is not None else Wiring()
         self.max_output = max_output
         self.emit = emit
         self.command = command
@@ -121,6 +124,7 @@ class HostReference:
             self.runner = Runner(
                 self.board, self.caps, compiler, self.max_output, self.emit, role="reference VM"
             )
+            self.runner.wiring = self.wiring
             self.label = f"host VM ({self.caps.banner})"
         return self.runner
 
@@ -128,7 +132,8 @@ class HostReference:
         """Run (or recall) the program on the reference VM."""
         runner = self._runner()
         prepared = runner.prepare(program)
-        key = cache_key("host", self.caps.banner, prepared.payload, str(self.max_output))
+        wiring = self.wiring.module_source() if program.wiring_needed is not None else ""
+        key = cache_key("host", self.caps.banner, prepared.payload, str(self.max_output), wiring)
         cached = self.results.get(key)
         if cached is not None:
             return cached

@@ -129,6 +129,7 @@ class HilSession:
         self.caps = self.board.start()
         compiler = self._compiler(self.caps)
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
+        self.runner.wiring = self.spec.wiring
         self.reference = self._reference()
         if isinstance(self.reference, HostReference):
             self.reference.start()
@@ -198,7 +199,10 @@ class HilSession:
         match self.options.reference:
             case "host":
                 return HostReference(
-                    self.options.cache_folder, self.spec.max_output_bytes, self.emit
+                    self.options.cache_folder,
+                    self.spec.max_output_bytes,
+                    self.emit,
+                    wiring=self.spec.wiring,
                 )
             case "cpython":
                 return CPythonReference(self.options.cache_folder, self.spec.max_output_bytes)
@@ -207,8 +211,13 @@ class HilSession:
         raise ConfigError(f"--hil-reference={self.options.reference}: use host, cpython or exp")
 
     def timeout_for(self, program: Program) -> float:
-        """Program directive, then --hil-timeout, then the target file, then the ini value."""
-        for value in (program.timeout_s, self.options.timeout_s, self.spec.timeout_s):
+        """Program directive, then the run's default limit."""
+        return program.timeout_s if program.timeout_s is not None else self.default_timeout_s
+
+    @property
+    def default_timeout_s(self) -> float:
+        """--hil-timeout, then the target file, then the ini value."""
+        for value in (self.options.timeout_s, self.spec.timeout_s):
             if value is not None:
                 return value
         return self.options.ini_timeout_s
@@ -225,7 +234,7 @@ class HilSession:
         """
         if self.runner is None or self.caps is None:
             raise HilrigError("the session was not started")
-        reason = self.runner.skip_reason(program)
+        reason = wiring_gap(program, self.spec) or self.runner.skip_reason(program)
         if reason:
             return _verdict(program, Verdict.SKIP, reason)
         try:
@@ -339,6 +348,19 @@ def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
         raise IncompatibleMpy(
             f"{compiler.mpy_cross.path} cannot be used: {exc}; nothing was sent to the board"
         ) from exc
+
+
+def wiring_gap(program: Program, spec: TargetSpec) -> str | None:
+    """Why a program that imports ``target_wiring`` cannot run on this target, or None."""
+    needed = program.wiring_needed
+    if needed is None:
+        return None
+    if not spec.wiring.values:
+        return f"target {spec.name} has no [wiring] table ({spec.path}); the program needs one"
+    missing = sorted(needed - spec.wiring.names)
+    if missing:
+        return f"target {spec.name} lacks wiring {', '.join(missing)} ({spec.path}, [wiring])"
+    return None
 
 
 def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramRun:
