@@ -20,13 +20,14 @@ from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
+from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
 from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
 
-__all__ = ["ProgramItem", "SuiteFile"]
+__all__ = ["ProgramItem", "SuiteFile", "board"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -175,6 +176,9 @@ def _checked(limit: Limit, value: object, what: str) -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Load the target file and the baseline; a bad one stops the run with its sentence."""
+    config.addinivalue_line(
+        "markers", f"{WIRING_MARK}(*names): skip unless the target's [wiring] has these names"
+    )
     options = read_options(config)
     gate = read_gate_options(config)
     target = config.getoption("target")
@@ -277,8 +281,10 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Skips of suite programs point at the program, not at hilrig's code."""
+    """Skips of suite programs point at the program, not at hilrig's code; a test that used
+    the ``board`` fixture gets its transcript."""
     report = yield
+    attach_transcript(item, report)
     if isinstance(item, ProgramItem) and report.skipped and isinstance(report.longrepr, tuple):
         report.longrepr = (str(item.path), None, report.longrepr[2])
     return report
