@@ -100,6 +100,12 @@ def make_connection(spec: TargetSpec, index: int) -> Connection:
     raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
 
 
+def make_board(spec: TargetSpec, index: int) -> Board:
+    """Board ``index`` of a target, not yet started."""
+    boot = spec.qemu.boot_timeout_s if spec.qemu else 15.0
+    return Board(make_connection(spec, index), boot_timeout_s=boot, plain=spec.repl)
+
+
 class HilSession:
     """A started board plus compiler and reference."""
 
@@ -122,9 +128,7 @@ class HilSession:
         """Flash if asked, connect and probe the board, choose how programs are loaded."""
         if self.options.firmware is not None:
             self._flash(self.options.firmware)
-        connection = make_connection(self.spec, self.options.board_index)
-        boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
-        self.board = Board(connection, boot_timeout_s=boot, plain=self.spec.repl)
+        self.board = make_board(self.spec, self.options.board_index)
         self.board.on_event = self.events.append
         self.caps = self.board.start()
         compiler = self._compiler(self.caps)
