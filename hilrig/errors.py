@@ -18,6 +18,9 @@ into hilrig, with ``raise ... from exc`` so ``--debug`` users still see the caus
     │   ├── FramingLost        the program's output held the raw REPL's framing bytes
     │   └── BoardReset         the board rebooted while a program ran (boot banner seen)
     ├── ProgramTimeout         a program ran past its wall-clock limit (carries its output so far)
+    ├── BoardException         code run through the board fixture raised (type, message, traceback)
+    ├── NotALiteral            board.eval's answer is not a Python literal
+    ├── ExpectFailed           board.expect's pattern did not appear (time ran out, program ended)
     ├── BoardBroken            recovery failed; the remaining programs fail fast with this reason
     ├── FlashError             flashing or identifying a board failed
     │   └── WrongBoard         the attached board is not the one the target file names
@@ -91,6 +94,42 @@ class ProgramTimeout(HilrigError):
     def __init__(self, message: str, stdout: bytes = b"") -> None:
         super().__init__(message)
         self.stdout = stdout
+
+
+class BoardException(HilrigError):
+    """Code run with the ``board`` fixture (``exec``, ``eval``, ``wait``) raised on the board.
+
+    ``exc_type`` and ``message`` are the exception's as the board named them; ``traceback`` is
+    the board's own traceback text and ``stdout`` what the code printed before it raised.
+    """
+
+    def __init__(
+        self, exc_type: str, message: str, traceback: str, stdout: str = "", where: str = ""
+    ) -> None:
+        said = f"{exc_type}: {message}" if message else exc_type
+        super().__init__(f"{where} raised {said}\n{traceback.rstrip()}" if where else said)
+        self.exc_type = exc_type
+        self.message = message
+        self.traceback = traceback
+        self.stdout = stdout
+
+
+class NotALiteral(HilrigError):
+    """``board.eval``: the repr the board printed is not a Python literal (a class instance,
+    a function); ``text`` holds it."""
+
+    def __init__(self, message: str, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class ExpectFailed(HilrigError):
+    """``board.expect``: the pattern did not appear before the deadline or the program's end;
+    ``output`` is everything the program printed."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class BoardBroken(HilrigError):

@@ -18,6 +18,7 @@ from hilrig.errors import BoardBroken, FramingLost, HilrigError, LinkError, Repl
 from hilrig.targets.spec import ReplSpec
 from hilrig.transport.link import Link
 from hilrig.transport.rawrepl import PLAIN_CHUNK, RAW_PROMPT, ExecReply, RawRepl
+from hilrig.transport.stream import OutputStream
 from hilrig.transport.transcript import RecordingLink, Transcript
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,20 @@ class Board:
             raise BoardBroken(self.broken)
         return self._repl().exec(code, Deadline.after(timeout_s), max_output)
 
+    def launch(self, code: bytes, timeout_s: float, max_output: int) -> OutputStream:
+        """Send code to run and return at once; its output is read from the stream."""
+        if self.broken:
+            raise BoardBroken(self.broken)
+        repl = self._repl()
+        repl.send(code, Deadline.after(timeout_s))
+        return OutputStream(repl, max_output)
+
+    def interrupt(self) -> None:
+        """Deliver Ctrl-C to the running program (SIGINT on the unix port)."""
+        if self.link is None:
+            raise ReplError(f"{self.label} is not started")
+        self.connection.interrupt(self.link)
+
     def reset(self) -> bytes:
         """Soft reset so that no state leaks into the next program; returns what the board
         printed up to its raw prompt (b"" on the unix port, where a reset is a new process)."""
@@ -171,7 +186,7 @@ class Board:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("Ctrl-C", self._interrupt),
             ("soft reset", self._soft_reset),
-            ("hard reset", self._hard_reset),
+            ("hard reset", self.hard_reset),
         ]
         failures = []
         for name, step in steps:
@@ -202,7 +217,9 @@ class Board:
         repl.enter(Deadline.after(ENTER_BUDGET_S))
         self.reset()
 
-    def _hard_reset(self) -> None:
+    def hard_reset(self) -> None:
+        """Restart the board without its help (new VM process, QEMU restart, probe or DTR/RTS
+        reset) and bring it to a clean raw prompt."""
         deadline = Deadline.after(self.boot_timeout_s)
         self._attach(self.connection.restart(deadline), deadline)
         if not self.connection.soft_reset_restarts:

@@ -197,7 +197,7 @@ def reproduce(
         try:
             session.start()
             if bundle.reference is not None:
-                session.reference = RecordedReference(bundle.reference, bundle.reference_caps)
+                session.pin_reference(RecordedReference(bundle.reference, bundle.reference_caps))
             prepared, notes = _prepared(bundle, session)
             runs = tuple(_run(bundle, session, prepared) for _ in range(count))
             label = session.board.label if session.board is not None else spec.name

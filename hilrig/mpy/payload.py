@@ -81,3 +81,18 @@ def clean_traceback(text: bytes, name: str, source_mode: bool) -> bytes:
     if source_mode:
         out = out.replace(b'File "<stdin>"', f'File "{name}"'.encode())
     return out
+
+
+def wiring_payload(module_source: str) -> bytes:
+    """Code that makes ``import target_wiring`` find the rig's wiring.
+
+    As MicroPython's run-tests.py does it, a class stands in for the module in ``sys.modules``.
+    Firmware without ``sys.modules`` (the micro:bit's 1.9.2) cannot be given one this way; a
+    ``target_wiring.py`` on the board's own filesystem is found there instead.
+    """
+    body = "".join(f" {line}\n" for line in module_source.splitlines()) or " pass\n"
+    return (
+        f"import sys\nclass target_wiring:\n{body}"
+        "try:\n sys.modules['target_wiring']=target_wiring\nexcept AttributeError:\n pass\n"
+        "del target_wiring\n"
+    ).encode()

@@ -20,14 +20,15 @@ from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
-from hilrig.plugin.items import ProgramItem, SuiteFile, _NoTests
+from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
+from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTests
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.mptests import TestTree, find_tree
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
 
-__all__ = ["ProgramItem", "SuiteFile"]
+__all__ = ["MultiProgramItem", "ProgramItem", "SuiteFile", "board"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--target",
         default=None,
         metavar="NAME",
-        help="run suite programs on targets/NAME.toml, else the built-in NAME (or a .toml path)",
+        help="run suite programs on targets/NAME.toml, else the built-in NAME (or a .toml path); "
+        "NAME,NAME2: instance 1 of multi-board programs runs on NAME2",
     )
     group.addoption(
         "--hil-timeout",
@@ -185,16 +187,20 @@ def _checked(limit: Limit, value: object, what: str) -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Load the target file and the baseline; a bad one stops the run with its sentence."""
+    config.addinivalue_line(
+        "markers", f"{WIRING_MARK}(*names): skip unless the target's [wiring] has these names"
+    )
     options = read_options(config)
     gate = read_gate_options(config)
     target = config.getoption("target")
-    spec = None
+    specs: list[TargetSpec] = []
     try:
         if target is not None:
-            spec = load_target(target, options.rootdir)
+            specs = [load_target(name.strip(), options.rootdir) for name in target.split(",")]
         baseline = gate.load_baseline()
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    spec = specs[0] if specs else None
     if spec is not None:
         _check_workers(config, spec)
     suites = options.rootdir / str(config.getini("hilrig_suites"))
@@ -202,6 +208,7 @@ def pytest_configure(config: pytest.Config) -> None:
         options, suites.resolve(), spec, gate, baseline, _worker_index(config), _announcer(config)
     )
     state.trees = tuple(tree.root for tree in test_trees(config, options.rootdir))
+    state.more_specs = tuple(specs[1:])
     config.stash[STATE] = state
     if not _is_worker(config):
         config.pluginmanager.register(GateRecorder(Ledger(gate, baseline)), "hilrig-gate")
@@ -238,7 +245,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if target is None:
         return None
     try:
-        return load_target(target, Path(config.rootpath)).board_count()
+        first = str(target).split(",")[0].strip()
+        return load_target(first, Path(config.rootpath)).board_count()
     except ConfigError:
         return None  # pytest_configure reports it
 
@@ -253,6 +261,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if state.spec is None:
         return [f"hilrig: no --target; suite programs skip (targets: {known(state)})"]
     lines = [f"hilrig: target {state.spec.name} ({state.spec.path})"]
+    lines += [
+        f"hilrig: multi-board instances also on {s.name} ({s.path})" for s in state.more_specs
+    ]
     if config.option.collectonly or _is_controller(config):
         return lines
     try:
@@ -300,8 +311,10 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Skips of suite programs point at the program, not at hilrig's code."""
+    """Skips of suite programs point at the program, not at hilrig's code; a test that used
+    the ``board`` fixture gets its transcript."""
     report = yield
+    attach_transcript(item, report)
     if isinstance(item, ProgramItem) and report.skipped and isinstance(report.longrepr, tuple):
         report.longrepr = (str(item.path), None, report.longrepr[2])
     return report

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from hilrig.compare.judge import Verdict
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import GateStatus
 from hilrig.plugin.state import STATE, _State, known
 from hilrig.run.failure import describe_failure
+from hilrig.run.multicheck import MultiReport, check_multi, describe_multi
+from hilrig.run.multitest import instance_count
 from hilrig.run.program import read_program
 from hilrig.run.session import HilSession, ProgramRun
 
@@ -25,7 +28,9 @@ class SuiteFile(pytest.File):
     """A suite program file; yields one ProgramItem."""
 
     def collect(self) -> list[pytest.Item]:
-        """One item named after the file."""
+        """One item named after the file; a multi-board one for ``def instance0():`` programs."""
+        if instance_count(self.path.read_bytes()):
+            return [MultiProgramItem.from_parent(self, name=self.path.stem)]
         return [ProgramItem.from_parent(self, name=self.path.stem)]
 
 
@@ -85,3 +90,57 @@ class ProgramItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the program is."""
         return self.path, None, f"program {self.name}"
+
+
+class MultiFailed(Exception):
+    """Raised by a multi-board item whose merged output did not match."""
+
+    def __init__(self, report: MultiReport) -> None:
+        super().__init__(report.comparison.reason)
+        self.report = report
+
+
+class MultiProgramItem(ProgramItem):
+    """A program with ``instance0()``, ``instance1()``, …: each instance on its own board, the
+    merged output compared with the same instances on host VMs (or the ``.exp`` file)."""
+
+    def runtest(self) -> None:
+        """Lease the boards it needs, run it, compare; pass, skip or fail."""
+        state = self.config.stash[STATE]
+        session = self._session(state)
+        assert session.board is not None
+        program = read_program(self.path, state.options.rootdir)
+        count = instance_count(program.source)
+        try:
+            boards = [session.board, *state.extra_boards(count - 1)]
+        except HilrigError as exc:
+            pytest.fail(f"{count} boards needed, not available: {exc}", pytrace=False)
+        folder = state.options.results_folder / session.spec.name / "transcripts"
+        report = check_multi(
+            program,
+            boards,
+            state.reference_fleet(),
+            session.timeout_for(program),
+            session.spec.max_output_bytes,
+            folder,
+        )
+        metrics = report.board.metrics if report.board is not None else ()
+        self.user_properties += [
+            ("verdict", report.comparison.verdict.value),
+            ("hilrig_program", program.name),
+            ("hilrig_boards", "; ".join(board.label for board in boards)),
+            *(("hilrig_metric", metric) for metric in metrics),
+            *(("transcript", str(path)) for path in report.transcripts),
+        ]
+        if report.comparison.verdict is Verdict.SKIP:
+            pytest.skip(report.comparison.reason)
+        if report.comparison.verdict is Verdict.MISMATCH:
+            raise MultiFailed(report)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        """The merged-output diff for a mismatch."""
+        if isinstance(excinfo.value, MultiFailed):
+            return describe_multi(excinfo.value.report)
+        return super().repr_failure(excinfo, style=style)

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from hilrig.boards.board import Board
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import Baseline
 from hilrig.gate.lease import Lease
 from hilrig.gate.policy import GateOptions, Ledger
+from hilrig.gate.pool import BoardPool
+from hilrig.run.multicheck import HostFleet
 from hilrig.run.session import HilSession, Options, identity
 from hilrig.targets.find import known_targets
 from hilrig.targets.spec import TargetSpec
@@ -35,6 +38,9 @@ class _State:
     start_error: HilrigError | None = None
     properties: dict[str, str] = field(default_factory=dict)
     trees: tuple[Path, ...] = ()  # MicroPython test trees whose programs are collected too
+    more_specs: tuple[TargetSpec, ...] = ()  # --target=a,b: where instances 1, 2, … run
+    pool: BoardPool | None = None
+    fleet: HostFleet | None = None
 
     def ensure_session(self) -> HilSession:
         """Lease a board and start it on first use; later calls re-raise the first failure."""
@@ -57,10 +63,27 @@ class _State:
             self.properties.update(gating.board_properties(self.session))
         return self.session
 
+    def extra_boards(self, count: int) -> list[Board]:
+        """Boards for instances 1 … ``count`` of a multi-board program (leased on first use)."""
+        if self.pool is None:
+            assert self.spec is not None
+            specs = (self.spec, *self.more_specs)
+            self.pool = BoardPool(specs, self.gate.lock_timeout_s)
+        return self.pool.boards(count)
+
+    def reference_fleet(self) -> HostFleet | None:
+        """Host VMs for multi-board references; None with --hil-reference=exp."""
+        if self.options.reference == "exp":
+            return None
+        if self.fleet is None:
+            self.fleet = HostFleet()
+        return self.fleet
+
     def close(self) -> None:
-        """Stop the board, then give its lease back."""
-        if self.session is not None:
-            self.session.close()
+        """Stop the boards, then give their leases back."""
+        for part in (self.fleet, self.pool, self.session):
+            if part is not None:
+                part.close()
         if self.lease is not None:
             self.lease.release()
 

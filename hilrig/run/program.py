@@ -17,6 +17,11 @@ from hilrig.run.mptests import TestTree, find_tree
 
 EMITTERS = ("bytecode", "native", "viper")
 _DIRECTIVE = re.compile(rb"^#\s*hilrig:\s*(.+)$", re.MULTILINE)
+_WIRING_IMPORT = re.compile(rb"^[ \t]*(?:import|from)[ \t]+target_wiring\b", re.MULTILINE)
+_WIRING_FROM = re.compile(
+    rb"^[ \t]*from[ \t]+target_wiring[ \t]+import[ \t]*(?:\(([^)]*)\)|((?:[\w \t,]|\\\n)+))", re.M
+)
+_WIRING_ATTR = re.compile(rb"\btarget_wiring\.(\w+)")
 _NATIVE = re.compile(rb"^\s*@micropython\.(native|viper|asm_thumb|asm_xtensa)\b", re.MULTILINE)
 
 
@@ -46,6 +51,17 @@ class Program:
     def needs_native(self) -> bool:
         """True if the program asks for native code (decorators or emit)."""
         return self.emit in ("native", "viper") or bool(_NATIVE.search(self.source))
+
+    @property
+    def wiring_needed(self) -> frozenset[str] | None:
+        """The names of ``target_wiring`` the program uses; None when it does not import it."""
+        if not _WIRING_IMPORT.search(self.source):
+            return None
+        names = {m.group(1).decode() for m in _WIRING_ATTR.finditer(self.source)}
+        for match in _WIRING_FROM.finditer(self.source):
+            text = (match.group(1) or match.group(2)).decode().replace("\\", " ")
+            names.update(part.split()[0] for part in text.split(",") if part.split())
+        return frozenset(names)
 
 
 def read_program(path: Path, rootdir: Path) -> Program:

@@ -27,6 +27,7 @@ from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult, printed_skip
 from hilrig.run.program import Program
 from hilrig.run.runner import Runner
+from hilrig.targets.spec import Wiring
 
 
 class Reference(Protocol):
@@ -100,9 +101,11 @@ class HostReference:
         emit: str = "bytecode",
         command: list[str] | None = None,
         path: Sequence[Path] = (),
+        wiring: Wiring | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.path = tuple(path)
+        self.wiring = wiring if wiring is not None else Wiring()
         self.max_output = max_output
         self.emit = emit
         self.command = command
@@ -125,6 +128,7 @@ class HostReference:
             self.runner = Runner(
                 self.board, self.caps, compiler, self.max_output, self.emit, role="reference VM"
             )
+            self.runner.wiring = self.wiring
             self.label = f"host VM ({self.caps.banner})"
         return self.runner
 
@@ -133,7 +137,10 @@ class HostReference:
         runner = self._runner()
         prepared = runner.prepare(program)
         path = os.pathsep.join(str(p) for p in self.path)
-        key = cache_key("host", self.caps.banner, prepared.payload, str(self.max_output), path)
+        wiring = self.wiring.module_source() if program.wiring_needed is not None else ""
+        key = cache_key(
+            "host", self.caps.banner, prepared.payload, str(self.max_output), path, wiring
+        )
         cached = self.results.get(key)
         if cached is not None:
             return cached

@@ -20,13 +20,16 @@ from hilrig.errors import (
     ReplError,
 )
 from hilrig.mpy.compiler import Compiler, CompileRequest
-from hilrig.mpy.payload import clean_traceback, mpy_payload, source_payload
+from hilrig.mpy.payload import clean_traceback, mpy_payload, source_payload, wiring_payload
 from hilrig.mpy.reader import check_loadable, read_header
 from hilrig.results import Outcome, RunResult, printed_skip
 from hilrig.run.program import Program
+from hilrig.targets.spec import Wiring
 from hilrig.transport.transcript import Transcript
 
 log = logging.getLogger(__name__)
+
+WIRING_BUDGET_S = 5.0  # to define the target_wiring module before a program
 
 
 def _board_rejected_source(result: RunResult) -> bool:
@@ -67,6 +70,7 @@ class Runner:
         self.compiler = compiler  # None: source mode
         self.max_output = max_output
         self.emit = emit
+        self.wiring = Wiring()  # given to programs that import target_wiring
 
     @property
     def source_mode(self) -> bool:
@@ -125,6 +129,7 @@ class Runner:
         )
         started = time.monotonic()
         try:
+            self._give_wiring(program)
             reply = self.board.exec(prepared.payload, timeout_s, self.max_output)
             self.board.after_program(reply.exited)
         except ProgramTimeout as exc:
@@ -148,6 +153,19 @@ class Runner:
             reply.truncated,
             detail="program printed SKIP" if outcome is Outcome.SKIP else "",
         )
+
+    def _give_wiring(self, program: Program) -> None:
+        """Make ``import target_wiring`` work for a program that needs it (a separate exec, so
+        the program's own line numbers stay as written)."""
+        if program.wiring_needed is None or not self.wiring.values:
+            return
+        payload = wiring_payload(self.wiring.module_source())
+        reply = self.board.exec(payload, WIRING_BUDGET_S, self.max_output)
+        if reply.exception:
+            raise ReplError(
+                f"{self.board.label} could not be given target_wiring: "
+                f"{reply.exception.decode(errors='replace').strip()[-200:]}"
+            )
 
     def _recovered(
         self, outcome: Outcome, detail: str, stdout: bytes, started: float, transcript: Transcript

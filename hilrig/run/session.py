@@ -109,6 +109,13 @@ def make_connection(spec: TargetSpec, index: int, module_path: Sequence[Path] = 
     raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
 
 
+def make_board(spec: TargetSpec, index: int, module_path: Sequence[Path] = ()) -> Board:
+    """Board ``index`` of a target, not yet started."""
+    boot = spec.qemu.boot_timeout_s if spec.qemu else 15.0
+    connection = make_connection(spec, index, module_path)
+    return Board(connection, boot_timeout_s=boot, plain=spec.repl)
+
+
 class HilSession:
     """A started board plus compiler and reference."""
 
@@ -120,6 +127,7 @@ class HilSession:
         self.runner: Runner | None = None
         self.reference: Reference | None = None  # the main reference, named in the header
         self.references: dict[str, Reference | None] = {}  # by kind, started on first use
+        self.pinned: Reference | None = None  # one reference for every program (repro)
         self.events: list[str] = []
         self.flashed: str = ""  # what --hil-firmware did, for the header and junit
 
@@ -132,13 +140,12 @@ class HilSession:
         """Flash if asked, connect and probe the board, choose how programs are loaded."""
         if self.options.firmware is not None:
             self._flash(self.options.firmware)
-        connection = make_connection(self.spec, self.options.board_index, self.options.module_path)
-        boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
-        self.board = Board(connection, boot_timeout_s=boot, plain=self.spec.repl)
+        self.board = make_board(self.spec, self.options.board_index, self.options.module_path)
         self.board.on_event = self.events.append
         self.caps = self.board.start()
         compiler = self._compiler(self.caps)
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
+        self.runner.wiring = self.spec.wiring
         main = "host" if self.options.reference == "auto" else self.options.reference
         self.reference = self.references[main] = self._make_reference(main)
         if isinstance(self.reference, HostReference):
@@ -214,6 +221,7 @@ class HilSession:
                     self.spec.max_output_bytes,
                     self.emit,
                     path=(*own, *self.options.module_path),
+                    wiring=self.spec.wiring,
                 )
             case "cpython":
                 return CPythonReference(self.options.cache_folder, self.spec.max_output_bytes)
@@ -222,8 +230,13 @@ class HilSession:
         raise ConfigError(f"--hil-reference={kind}: use auto, host, cpython or exp")
 
     def timeout_for(self, program: Program) -> float:
-        """Program directive, then --hil-timeout, then the target file, then the ini value."""
-        for value in (program.timeout_s, self.options.timeout_s, self.spec.timeout_s):
+        """Program directive, then the run's default limit."""
+        return program.timeout_s if program.timeout_s is not None else self.default_timeout_s
+
+    @property
+    def default_timeout_s(self) -> float:
+        """--hil-timeout, then the target file, then the ini value."""
+        for value in (self.options.timeout_s, self.spec.timeout_s):
             if value is not None:
                 return value
         return self.options.ini_timeout_s
@@ -240,7 +253,11 @@ class HilSession:
         """
         if self.runner is None or self.caps is None:
             raise HilrigError("the session was not started")
-        reason = self.runner.skip_reason(program) or self._suite_skip(program)
+        reason = (
+            wiring_gap(program, self.spec)
+            or self.runner.skip_reason(program)
+            or self._suite_skip(program)
+        )
         if reason:
             return _verdict(program, Verdict.SKIP, reason)
         try:
@@ -259,6 +276,10 @@ class HilSession:
         early = early_verdict(board)
         report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
         return self._finish(report if early is not None else self._compare(report))
+
+    def pin_reference(self, reference: Reference) -> None:
+        """Compare every program with ``reference`` (a bundle's recorded run)."""
+        self.reference = self.pinned = reference
 
     def _suite_skip(self, program: Program) -> str | None:
         """run-tests.py's skips, for programs of MicroPython's own test suite."""
@@ -319,6 +340,8 @@ class HilSession:
         does, unless the program needs MicroPython (const, micropython.*, native code); the
         host VM for everything else."""
         kind = self.options.reference
+        if self.pinned is not None:
+            return kind, self.pinned
         if kind == "auto":
             official = program.tree is not None and not micropython_only(program.source)
             kind = "cpython" if official else "host"
@@ -411,6 +434,19 @@ def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
         raise IncompatibleMpy(
             f"{compiler.mpy_cross.path} cannot be used: {exc}; nothing was sent to the board"
         ) from exc
+
+
+def wiring_gap(program: Program, spec: TargetSpec) -> str | None:
+    """Why a program that imports ``target_wiring`` cannot run on this target, or None."""
+    needed = program.wiring_needed
+    if needed is None:
+        return None
+    if not spec.wiring.values:
+        return f"target {spec.name} has no [wiring] table ({spec.path}); the program needs one"
+    missing = sorted(needed - spec.wiring.names)
+    if missing:
+        return f"target {spec.name} lacks wiring {', '.join(missing)} ({spec.path}, [wiring])"
+    return None
 
 
 def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramRun:

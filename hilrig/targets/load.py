@@ -6,6 +6,8 @@ file, the field and the fix.
 
 from __future__ import annotations
 
+import keyword
+import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +29,7 @@ from hilrig.targets.spec import (
     ReplSpec,
     SerialSpec,
     TargetSpec,
+    Wiring,
 )
 
 # Ranges of the target files' numbers (TOML also spells nan and inf, which must not get through).
@@ -77,6 +80,7 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
         compare=_compare(t.sub("compare")),
         repl=_repl(t.sub("repl")),
         max_output_bytes=t.whole("max_output_bytes", _OUTPUT) or 1_000_000,
+        wiring=_wiring(t.sub("wiring"), path),
     )
     t.reject_unknown()
     return spec
@@ -189,6 +193,38 @@ def _repl(t: _Table) -> ReplSpec:
     )
     t.reject_unknown()
     return spec
+
+
+def _wiring(t: _Table, path: Path) -> Wiring:
+    """Names that are Python identifiers, values that are Python literals on every board."""
+    values = []
+    for name, value in t.data.items():
+        t.seen.add(name)
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise ConfigError(
+                f"{path}: wiring.{name} is not a name a program can import; use a Python "
+                f"identifier that does not start with '_' (uart_loopback_args)."
+            )
+        bad = _not_literal(value)
+        if bad is not None:
+            raise ConfigError(
+                f"{path}: wiring.{name} holds {bad!r}, which a board cannot read back as a "
+                f"literal; use strings, whole numbers, finite numbers, true/false, arrays and "
+                f"tables."
+            )
+        values.append((name, value))
+    return Wiring(tuple(values))
+
+
+def _not_literal(value: object) -> object | None:
+    """The first part of a TOML value that is no portable Python literal (dates, nan), or None."""
+    if isinstance(value, list):
+        return next((b for b in map(_not_literal, value) if b is not None), None)
+    if isinstance(value, dict):
+        return next((b for b in map(_not_literal, value.values()) if b is not None), None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    return None if isinstance(value, str | int | float | bool) else value
 
 
 class _Table:

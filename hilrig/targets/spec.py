@@ -126,6 +126,28 @@ class ReplSpec:
 
 
 @dataclass(frozen=True)
+class Wiring:
+    """How the test rig is wired (the target file's ``[wiring]`` table): names and values that
+    programs and fixture tests import as the module ``target_wiring``, the module MicroPython's
+    ``run-tests.py --target-wiring`` gives its hardware tests (``uart_loopback_args = [0]``)."""
+
+    values: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The names the module defines."""
+        return frozenset(name for name, _ in self.values)
+
+    def as_dict(self) -> dict[str, object]:
+        """Name to value (TOML arrays are lists, tables are dicts)."""
+        return dict(self.values)
+
+    def module_source(self) -> str:
+        """Python source that defines the names: ``name = <repr of value>`` lines."""
+        return "".join(f"{name} = {value!r}\n" for name, value in self.values)
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     """Everything hilrig knows about a target before it talks to the board."""
 
@@ -146,6 +168,7 @@ class TargetSpec:
     compare: CompareSpec = field(default_factory=CompareSpec)
     repl: ReplSpec = field(default_factory=ReplSpec)
     max_output_bytes: int = 1_000_000
+    wiring: Wiring = field(default_factory=Wiring)
 
     def board_count(self) -> int:
         """How many boards of this target may run programs at the same time."""

@@ -62,14 +62,16 @@ class RawRepl:
         self._pending = bytearray()
 
     # -- reading ---------------------------------------------------------------------------
-    def _take(self, deadline: Deadline) -> bytes:
+    def take(self, deadline: Deadline) -> bytes:
+        """The next bytes from the board (what was put back first); LinkTimeout at the deadline."""
         if self._pending:
             data = bytes(self._pending)
             self._pending.clear()
             return data
         return self.link.read_some(deadline)
 
-    def _unread(self, data: bytes) -> None:
+    def unread(self, data: bytes) -> None:
+        """Put bytes back to be read again first."""
         self._pending[:0] = data
 
     def read_until(self, marker: bytes, deadline: Deadline) -> bytes:
@@ -83,7 +85,7 @@ class RawRepl:
         while True:
             start = max(0, len(got) - longest + 1)
             try:
-                got += self._take(deadline)
+                got += self.take(deadline)
             except LinkTimeout as exc:
                 wanted = " or ".join(repr(m) for m in markers)
                 raise LinkTimeout(
@@ -96,7 +98,7 @@ class RawRepl:
             if hits:
                 i, marker = min(hits)
                 end = i + len(marker)
-                self._unread(bytes(got[end:]))
+                self.unread(bytes(got[end:]))
                 return bytes(got[:end])
 
     def read_exactly(self, n: int, deadline: Deadline) -> bytes:
@@ -104,14 +106,14 @@ class RawRepl:
         got = bytearray()
         while len(got) < n:
             try:
-                got += self._take(deadline)
+                got += self.take(deadline)
             except LinkTimeout as exc:
                 raise LinkTimeout(
                     f"{self.link.label}: waited {deadline.budget_s:g} s for {n} bytes, "
                     f"got {bytes(got)!r}",
                     bytes(got),
                 ) from exc
-        self._unread(bytes(got[n:]))
+        self.unread(bytes(got[n:]))
         return bytes(got[:n])
 
     def drain(self, quiet_s: float, deadline: Deadline) -> bytes:
@@ -185,6 +187,15 @@ class RawRepl:
         bytes in the output); LinkError if the link dies.
         """
         started = time.monotonic()
+        self.send(code, deadline)
+        return self._follow(deadline, max_output, started)
+
+    def send(self, code: bytes, deadline: Deadline) -> None:
+        """Send ``code`` to run and return once the board has taken it, before any output.
+
+        ReplError if the board does not take it by ``deadline``. What the program prints next
+        is read with :meth:`take` (or :class:`hilrig.transport.stream.OutputStream`).
+        """
         try:
             if self.raw_paste is False or not self._paste(code, deadline):
                 self._plain(code, deadline)
@@ -193,7 +204,6 @@ class RawRepl:
                 f"{self.link.label} did not take the program ({len(code)} bytes) within "
                 f"{deadline.budget_s:g} s; it answered {exc.received[-120:]!r}"
             ) from exc
-        return self._follow(deadline, max_output, started)
 
     def _paste(self, code: bytes, deadline: Deadline) -> bool:
         """Send ``code`` in raw-paste mode; False if the firmware does not have it."""
@@ -263,7 +273,7 @@ class RawRepl:
             self._collect(exception, MAX_EXCEPTION_BYTES, deadline)
         except LinkTimeout as exc:
             raise ProgramTimeout(f"timeout after {deadline.budget_s:g} s", bytes(stdout)) from exc
-        exited = self._after_program()
+        exited = self.read_prompt()
         return ExecReply(
             bytes(stdout), bytes(exception), truncated, exited, time.monotonic() - started
         )
@@ -277,7 +287,7 @@ class RawRepl:
         dropped = False
         tail = b""
         while True:
-            chunk = self._take(deadline)
+            chunk = self.take(deadline)
             i = chunk.find(b"\x04")
             piece = chunk if i < 0 else chunk[:i]
             room = limit - len(into)
@@ -285,7 +295,7 @@ class RawRepl:
                 dropped = True
             into += piece[: max(0, room)]
             if i >= 0:
-                self._unread(chunk[i + 1 :])
+                self.unread(chunk[i + 1 :])
                 return dropped
             tail = (tail + piece)[-400:]
             banner = BOOT_BANNER.search(tail)
@@ -297,7 +307,7 @@ class RawRepl:
                     before.rstrip(b"\x00"),
                 )
 
-    def _after_program(self) -> bool:
+    def read_prompt(self) -> bool:
         """Read the prompt after a program; True when it ended with a soft reset (SystemExit).
 
         The program is over once both Ctrl-Ds have come, so the prompt gets its own budget rather
@@ -309,7 +319,7 @@ class RawRepl:
             if first == b">":
                 return False
             if first != b"\x04":
-                self._unread(first)
+                self.unread(first)
                 # A board soft-reboots after SystemExit and prints the raw banner again.
                 text = self._read_to((RAW_PROMPT, b"\x04>"), Deadline.after(REBOOT_BUDGET_S))
                 if text.endswith(RAW_PROMPT):
