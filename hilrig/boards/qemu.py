@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hilrig import processes
 from hilrig.deadline import Deadline
-from hilrig.errors import LinkError, ToolMissing
+from hilrig.errors import ConfigError, LinkError, ToolMissing
 from hilrig.targets.spec import QemuSpec
 from hilrig.transport.link import FdLink, Link
 
@@ -47,12 +47,23 @@ def qemu_command(spec: QemuSpec, serial: str = "pty") -> list[str]:
     return argv + ["-serial", serial, "-monitor", "none", "-display", "none", *spec.args]
 
 
+def no_firmware(spec: QemuSpec, target: str) -> str:
+    """What to do when a QEMU target has no firmware file."""
+    env = f" or set {spec.firmware_env}" if spec.firmware_env else ""
+    hint = f" {spec.install_hint}" if spec.install_hint else ""
+    return (
+        f"target {target} boots a firmware file you give it: pass --hil-firmware FILE{env}.{hint}"
+    )
+
+
 def check_installed(spec: QemuSpec, target: str) -> None:
     """ToolMissing naming the emulator or firmware file and the install command."""
     hint = f" Install with: {spec.install_hint}" if spec.install_hint else ""
     if shutil.which(spec.binary) is None:
         raise ToolMissing(f"target {target} needs {spec.binary}, which is not installed.{hint}")
-    if spec.firmware is not None and not spec.firmware.is_file():
+    if spec.firmware is None:
+        raise ConfigError(no_firmware(spec, target))
+    if not spec.firmware.is_file():
         raise ToolMissing(
             f"target {target} needs the firmware file {spec.firmware}, which is missing.{hint}"
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hilrig.boards.hostvm import host_vm_command
 from hilrig.boards.ports import PortInfo, is_url, matches
-from hilrig.boards.qemu import check_installed
+from hilrig.boards.qemu import check_installed, no_firmware
 from hilrig.errors import HilrigError
 from hilrig.flash.firmware import check_firmware
 from hilrig.flash.pyocd_backend import ProbeInfo
@@ -103,9 +103,7 @@ def _qemu(spec: TargetSpec, firmware: Path | None) -> Finding:
             return Finding(Status.MISSING, f"firmware file {firmware} does not exist")
         qemu = replace(qemu, firmware=firmware.resolve())
     if qemu.firmware is None:
-        return Finding(
-            Status.MISSING, f"{spec.path} names no firmware; give one with --hil-firmware FILE"
-        )
+        return Finding(Status.MISSING, no_firmware(qemu, spec.name))
     try:
         check_installed(qemu, spec.name)
     except HilrigError as exc:

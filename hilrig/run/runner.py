@@ -92,7 +92,7 @@ class Runner:
             source=program.source,
             name=program.name,
             emit=emit,
-            arch=self.caps.arch if emit != "bytecode" else None,
+            arch=self.caps.arch if emit != "bytecode" or program.needs_native else None,
             small_int_bits=self.caps.small_int_bits,
         )
         mpy = self.compiler.compile(request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,7 +95,8 @@ def _hostvm(t: _Table, path: Path) -> HostVMSpec:
 
 
 def _qemu(t: _Table, path: Path) -> QemuSpec:
-    firmware = t.text("firmware")
+    env = t.text("firmware_env") or ""
+    firmware = t.text("firmware") or (os.environ.get(env, "") if env else "")
     fw_path = None
     if firmware:
         fw_path = Path(firmware)
@@ -108,6 +110,7 @@ def _qemu(t: _Table, path: Path) -> QemuSpec:
         args=tuple(t.str_list("args") or ()),
         boot_timeout_s=t.number("boot_timeout_s", _BOOT) or 15.0,
         install_hint=t.text("install_hint") or "",
+        firmware_env=env,
     )
     t.reject_unknown()
     return spec

@@ -47,6 +47,7 @@ class QemuSpec:
     args: tuple[str, ...] = ()
     boot_timeout_s: float = 15.0
     install_hint: str = ""
+    firmware_env: str = ""  # an environment variable naming the firmware when the file does not
 
 
 @dataclass(frozen=True)
