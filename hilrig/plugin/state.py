@@ -12,7 +12,7 @@ import pytest
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import Baseline
-from hilrig.gate.lease import Lease
+from hilrig.gate.lease import Held
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.run.session import HilSession, Options, identity
 from hilrig.targets.find import known_targets
@@ -31,7 +31,7 @@ class _State:
     worker: int = 0  # xdist worker number: where this worker starts looking for a free board
     say: Callable[[str], None] = lambda text: None
     session: HilSession | None = None
-    lease: Lease | None = None
+    lease: Held | None = None
     start_error: HilrigError | None = None
     properties: dict[str, str] = field(default_factory=dict)
 

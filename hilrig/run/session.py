@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hilrig.boards.board import Board, Connection
 from hilrig.capabilities import Capabilities
@@ -21,7 +22,10 @@ from hilrig.results import Outcome, RunResult
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
-from hilrig.targets.spec import Kind, LoadMode, TargetSpec
+from hilrig.targets.spec import BoardSpec, Kind, LoadMode, TargetSpec
+
+if TYPE_CHECKING:
+    from hilrig.boards.labgrid_place import HeldPlace
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +81,9 @@ class ProgramRun:
     notes: tuple[str, ...] = field(default=())
 
 
-def make_connection(spec: TargetSpec, index: int) -> Connection:
-    """The connection for board ``index`` of a target, chosen by an explicit match on kind."""
+def make_connection(spec: TargetSpec, index: int, place: HeldPlace | None = None) -> Connection:
+    """The connection for board ``index`` of a target (or the acquired labgrid ``place``),
+    chosen by an explicit match on kind."""
     match spec.kind:
         case Kind.HOSTVM:
             from hilrig.boards.hostvm import HostVM, host_vm_command
@@ -97,15 +102,22 @@ def make_connection(spec: TargetSpec, index: int) -> Connection:
             board = spec.boards[index % len(spec.boards)]
             reset = partial(hard_reset_for, spec, board) if spec.flash is not None else None
             return SerialConnection(spec, board, hard_reset=reset)
+        case Kind.LABGRID:
+            from hilrig.boards.labgrid_place import LabgridConnection
+
+            if place is None or spec.labgrid is None:
+                raise ConfigError(f"target {spec.name} needs an acquired labgrid place")
+            return LabgridConnection(spec.name, place, spec.labgrid)
     raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
 
 
 class HilSession:
     """A started board plus compiler and reference."""
 
-    def __init__(self, spec: TargetSpec, options: Options) -> None:
+    def __init__(self, spec: TargetSpec, options: Options, place: HeldPlace | None = None) -> None:
         self.spec = spec
         self.options = options
+        self.place = place  # the acquired labgrid place of a labgrid target
         self.board: Board | None = None
         self.caps: Capabilities | None = None
         self.runner: Runner | None = None
@@ -122,7 +134,7 @@ class HilSession:
         """Flash if asked, connect and probe the board, choose how programs are loaded."""
         if self.options.firmware is not None:
             self._flash(self.options.firmware)
-        connection = make_connection(self.spec, self.options.board_index)
+        connection = make_connection(self.spec, self.options.board_index, self.place)
         boot = self.spec.qemu.boot_timeout_s if self.spec.qemu else 15.0
         self.board = Board(connection, boot_timeout_s=boot, plain=self.spec.repl)
         self.board.on_event = self.events.append
@@ -143,18 +155,13 @@ class HilSession:
             self.spec = replace(self.spec, qemu=qemu)
             self.flashed = f"QEMU boots {firmware}"
             return
-        if self.spec.flash is None or not self.spec.boards:
-            raise ConfigError(
-                f"--hil-firmware was given, but target {self.spec.name} ({self.spec.path}) has "
-                f"no [flash] section and [[boards]] to flash; add them or drop --hil-firmware"
-            )
         from hilrig.flash import flash_if_needed
         from hilrig.flash.records import RunningIdentity
 
-        board = self.spec.boards[self.options.board_index % len(self.spec.boards)]
+        board = self._board_to_flash()
 
         def running_identity() -> RunningIdentity | None:
-            probe = Board(make_connection(self.spec, self.options.board_index))
+            probe = Board(make_connection(self.spec, self.options.board_index, self.place))
             try:
                 return RunningIdentity.from_capabilities(probe.start())
             finally:
@@ -172,6 +179,18 @@ class HilSession:
         except ToolMissing as exc:  # a missing --hil-firmware file is the user's to fix, not a skip
             raise ConfigError(str(exc)) from exc
         self.flashed = f"{result.outcome.value} {firmware} (sha256 {result.firmware.short_sha})"
+
+    def _board_to_flash(self) -> BoardSpec:
+        if self.place is not None:
+            from hilrig.flash.farm import farm_board
+
+            return farm_board(self.spec, self.place)
+        if self.spec.flash is None or not self.spec.boards:
+            raise ConfigError(
+                f"--hil-firmware was given, but target {self.spec.name} ({self.spec.path}) has "
+                f"no [flash] section and [[boards]] to flash; add them or drop --hil-firmware"
+            )
+        return self.spec.boards[self.options.board_index % len(self.spec.boards)]
 
     def _progress(self, report: object) -> None:
         log.info("flash: %s", report)
