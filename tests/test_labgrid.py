@@ -5,12 +5,14 @@ farm lease that need no farm (which places fit, when a holder is stale, flashing
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ from hilrig.boards.labgrid_client import (
     parse_holder,
 )
 from hilrig.boards.labgrid_place import held_place
+from hilrig.boards.serial_origin import serial_origin
 from hilrig.errors import ConfigError, LinkError
 from hilrig.flash.farm import farm_board
 from hilrig.gate.farm_lease import fits, stale
@@ -222,6 +225,18 @@ def test_labgrid_two_workers_run_the_programs_on_both_places(project: pytest.Pyt
     assert run["hilrig_pyserial"].startswith("pyserial")
 
 
+def test_labgrid_the_suites_run_on_two_places(project: pytest.Pytester) -> None:
+    """The project's own suites, as CI runs them on the QEMU micro:bits, here through the farm."""
+    shutil.rmtree(project.path / "suites")
+    shutil.copytree(ROOT / "suites", project.path / "suites")
+    result = project.runpytest_subprocess("--target=farm", "-n", "2", "--junitxml=out.xml", "-q")
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
+    assert outcomes.get("passed", 0) > 40 and not outcomes.get("failed")
+    _, cases = _junit(project.path / "out.xml")
+    assert {case.get("hilrig_place") for case in cases} == set(PLACES)
+
+
 def test_labgrid_one_run_shows_place_and_exporter_in_the_header(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--target=farm", "suites/p1.py")
     result.assert_outcomes(passed=1)
@@ -303,3 +318,32 @@ def test_labgrid_sigkilled_run_does_not_keep_its_place(
     result.stdout.fnmatch_lines([f"hilrig: taking labgrid place mb-0 back from {holder}: *{why}*"])
     time.sleep(0.5)
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def test_labgrid_serial_origin_names_the_files_on_disk() -> None:
+    import serial
+
+    origin = serial_origin()
+    assert origin.split()[1] == serial.__version__, origin
+
+
+def test_labgrid_serial_origin_refuses_a_damaged_mix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "serial" / "__init__.py").write_text("# overwritten\n")
+    info = tmp_path / "pyserial-3.5.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Name: pyserial\nVersion: 3.5\n")
+    digest = "MsWCnObc0hpQqhbm7TVwdyCa-XJrdm0KoqYkZ3CoL8w"  # another file's sha256
+    (info / "RECORD").write_text(f"serial/__init__.py,sha256={digest},3216\n")
+    fake = metadata.PathDistribution(info)
+
+    def distribution(name: str) -> metadata.Distribution:
+        if name == "pyserial":
+            return fake
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    with pytest.raises(ConfigError, match="match none of the installed distributions"):
+        serial_origin()

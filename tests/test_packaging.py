@@ -26,12 +26,11 @@ from hilrig.targets.find import BUILTIN_DIR
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
-REQUIREMENTS = [
-    Requirement(r) for r in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]
-]
+EXTRAS = PROJECT["optional-dependencies"]
+REQUIREMENTS = [Requirement(r) for r in PROJECT["dependencies"] + EXTRAS["dev"] + EXTRAS["labgrid"]]
 UNSHIPPED = (
     ".git",
-    ".venv",
+    ".venv*",
     "__pycache__",
     ".*_cache",
     ".hilrig",
