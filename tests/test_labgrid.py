@@ -347,3 +347,16 @@ def test_labgrid_serial_origin_refuses_a_damaged_mix(
     monkeypatch.setattr(metadata, "distribution", distribution)
     with pytest.raises(ConfigError, match="match none of the installed distributions"):
         serial_origin()
+
+
+def test_labgrid_hilrig_info_leases_a_place_and_gives_it_back(project: pytest.Pytester) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hilrig.cli", "info", "--target", "farm"],
+        cwd=project.path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "MicroPython v1.9.2" in done.stdout and "micro:bit" in done.stdout
