@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hilrig.errors import LeaseTimeout
-from hilrig.gate.lease import acquire, lock_dir, read_holder, slots
+from hilrig.gate.lease import acquire, acquire_file_lock, lock_dir, read_holder, slots
 from hilrig.targets.find import BUILTIN_DIR
 from hilrig.targets.load import parse_target
 from hilrig.targets.spec import TargetSpec
@@ -52,7 +52,7 @@ def test_slots_are_instances_or_physical_serial_boards() -> None:
 
 def test_each_lease_takes_a_free_board_then_waits_and_names_the_holder(tmp_path: Path) -> None:
     target = spec(TWO_VMS)
-    first = acquire(target, 1, folder=tmp_path)
+    first = acquire_file_lock(target, 1, folder=tmp_path)
     second = acquire(target, 1, folder=tmp_path)
     assert {first.index, second.index} == {0, 1}
     holder = read_holder(first.path)

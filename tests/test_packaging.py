@@ -26,12 +26,11 @@ from hilrig.targets.find import BUILTIN_DIR
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
-REQUIREMENTS = [
-    Requirement(r) for r in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]
-]
+EXTRAS = PROJECT["optional-dependencies"]
+REQUIREMENTS = [Requirement(r) for r in PROJECT["dependencies"] + EXTRAS["dev"] + EXTRAS["labgrid"]]
 UNSHIPPED = (
     ".git",
-    ".venv",
+    ".venv*",
     "__pycache__",
     ".*_cache",
     ".hilrig",
@@ -62,6 +61,7 @@ def test_the_version_is_defined_once(capsys: pytest.CaptureFixture[str]) -> None
         main(["--version"])
     assert capsys.readouterr().out == f"hilrig {hilrig.__version__}\n"
     changelog = (REPO / "CHANGELOG.md").read_text()
+    # the newest release, under the "Unreleased" section that collects changes since
     released = [v for v in re.findall(r"^## (\S+)", changelog, re.M) if v != "Unreleased"]
     assert released[0] == hilrig.__version__
 

@@ -10,6 +10,7 @@ probes.
 from __future__ import annotations
 
 import enum
+import importlib.util
 import shutil
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hilrig.boards.hostvm import host_vm_command
+from hilrig.boards.labgrid_client import INSTALL as LABGRID_INSTALL
 from hilrig.boards.ports import PortInfo, is_url, matches
 from hilrig.boards.qemu import check_installed, no_firmware
 from hilrig.errors import HilrigError
@@ -76,7 +78,20 @@ def check_target(spec: TargetSpec, here: Surroundings) -> Availability:
         case Kind.SERIAL:
             findings = [_port(i, board, here.ports) for i, board in enumerate(spec.boards)]
             findings += _flashing(spec, here)
+        case Kind.LABGRID:
+            findings = [_labgrid(spec)]
     return Availability(tuple(findings))
+
+
+def _labgrid(spec: TargetSpec) -> Finding:
+    """labgrid installed; the coordinator and its places are not asked (nothing is opened)."""
+    lab = spec.labgrid
+    assert lab is not None
+    if importlib.util.find_spec("labgrid") is None:
+        return Finding(Status.MISSING, f"labgrid is not installed: {LABGRID_INSTALL}")
+    return Finding(
+        Status.UNCHECKED, f"{lab.wanted()} of labgrid coordinator {lab.coordinator} (not asked)"
+    )
 
 
 def _host_vm(spec: TargetSpec) -> Finding:

@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hilrig.run.session import HilSession, Options, identity
+from hilrig.gate.policy import start_leased
+from hilrig.run.session import Options, identity
 from hilrig.targets.find import find_rootdir
 from hilrig.targets.load import load_target
+
+INFO_WAIT_S = 30.0  # for a board another run holds
 
 
 def register(sub: Any) -> None:
@@ -24,12 +27,15 @@ def run(args: argparse.Namespace) -> int:
     """Start the board (no reference), print identity and capabilities, stop it."""
     root = find_rootdir(Path.cwd())
     spec = load_target(args.target, root)
-    session = HilSession(spec, Options(rootdir=root, reference="exp"))
+    # leased like a run: a board another run holds is not touched (a labgrid place is acquired)
+    session, lease = start_leased(spec, Options(rootdir=root, reference="exp"), INFO_WAIT_S)
     try:
-        caps = session.start()
+        assert session.caps is not None
+        caps = session.caps
         facts = identity(session)
     finally:
         session.close()
+        lease.release()
     facts.update(
         {
             "platform": caps.platform,

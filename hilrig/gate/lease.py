@@ -8,6 +8,9 @@ writes its pid, host, start time and command line into the lock file so a waitin
 it waits for. The kernel drops an ``flock`` when its process dies, so a killed run never leaves a
 board locked; the stale holder text is simply overwritten by the next one.
 
+A labgrid target's lease is not a file: it is the acquisition of a place at the coordinator
+(:mod:`hilrig.gate.farm_lease`), which every machine sharing the farm sees.
+
 A serial board is locked by what identifies the hardware (its port, probe or USB serial), so two
 target files naming the same board still exclude each other. A QEMU or host-VM "board" is a slot
 (``<target>-<index>``): the target's ``instances`` bounds how many run at once.
@@ -26,10 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from hilrig.deadline import Deadline
 from hilrig.errors import ConfigError, LeaseTimeout
 from hilrig.targets.spec import Kind, TargetSpec
+
+if TYPE_CHECKING:
+    from hilrig.boards.labgrid_place import HeldPlace
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +68,29 @@ class Slot:
     label: str  # for messages
 
 
+class Held(Protocol):
+    """A leased board: a lock file here, or an acquired labgrid place."""
+
+    @property
+    def index(self) -> int:
+        """Which board of the target (for a labgrid target: which fitting place)."""
+
+    @property
+    def place(self) -> HeldPlace | None:
+        """The labgrid place the lease holds, None for other targets."""
+
+    def release(self) -> None:
+        """Give the board back; safe to call twice."""
+
+    def __enter__(self) -> Held: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
 class Lease:
     """A held board; ``release`` (or leaving the ``with`` block) frees it."""
+
+    place: HeldPlace | None = None
 
     def __init__(self, target: str, slot: Slot, path: Path, fd: int) -> None:
         self.target = target
@@ -123,8 +151,24 @@ def acquire(
     first: int = 0,
     folder: Path | None = None,
     on_wait: Callable[[str], None] | None = None,
-) -> Lease:
+) -> Held:
     """Lease a free board of ``spec``, trying from board ``first``; wait up to ``timeout_s``."""
+    if spec.kind is Kind.LABGRID:
+        from hilrig.gate.farm_lease import acquire_place
+
+        return acquire_place(spec, timeout_s, first=first, on_wait=on_wait)
+    return acquire_file_lock(spec, timeout_s, first=first, folder=folder, on_wait=on_wait)
+
+
+def acquire_file_lock(
+    spec: TargetSpec,
+    timeout_s: float,
+    *,
+    first: int = 0,
+    folder: Path | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Lease:
+    """Lock a free board's lock file, trying from board ``first``; wait up to ``timeout_s``."""
     folder = folder if folder is not None else lock_dir()
     _make_folder(folder)
     order = _rotated(slots(spec), first)

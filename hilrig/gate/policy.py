@@ -24,7 +24,7 @@ from hilrig.gate.baseline import (
     write_baseline,
 )
 from hilrig.gate.bundle import remove_bundle, write_bundle
-from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S, Lease, acquire
+from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S, Held, acquire
 from hilrig.run.failure import describe_failure
 from hilrig.run.program import Program
 from hilrig.run.session import HilSession, Options, ProgramRun
@@ -32,7 +32,8 @@ from hilrig.targets.spec import TargetSpec
 
 log = logging.getLogger(__name__)
 
-PER_TEST = ("target", "board", "board_index", "board_serial")  # run properties on every test
+# run properties on every test
+PER_TEST = ("target", "board", "board_index", "board_serial", "place", "exporter")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ def board_properties(session: HilSession) -> dict[str, str]:
         serial = board.usb_serial or board.probe_id or board.mac
         if serial:
             props["board_serial"] = serial
+    if session.place is not None:
+        from hilrig.boards.serial_origin import serial_origin
+
+        props["place"] = session.place.name
+        props["exporter"] = session.place.exporter
+        props["pyserial"] = serial_origin()
     return props
 
 
@@ -203,10 +210,13 @@ def start_leased(
     *,
     first: int = 0,
     on_wait: Callable[[str], None] | None = None,
-) -> tuple[HilSession, Lease]:
-    """Lease a board of ``spec`` and start a session on it; on failure nothing stays held."""
+) -> tuple[HilSession, Held]:
+    """Lease a board of ``spec`` and start a session on it; on failure nothing stays held.
+
+    For a labgrid target the lease is the place: acquired here, released with the lease."""
     lease = acquire(spec, timeout_s, first=first, on_wait=on_wait)
-    session = HilSession(spec, replace(options, board_index=lease.index))
+    place = getattr(lease, "place", None)
+    session = HilSession(spec, replace(options, board_index=lease.index), place=place)
     try:
         session.start()
     except BaseException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hilrig.boards.board import Board
-from hilrig.gate.lease import Lease, acquire
+from hilrig.gate.lease import Held, acquire
 from hilrig.run.session import make_board
 from hilrig.targets.spec import TargetSpec
 
@@ -22,7 +22,7 @@ class BoardPool:
     def __init__(self, specs: Sequence[TargetSpec], lock_timeout_s: float) -> None:
         self.specs = tuple(specs)  # the targets named, in order; specs[0] is the run's own
         self.lock_timeout_s = lock_timeout_s
-        self.held: list[tuple[Board, Lease]] = []
+        self.held: list[tuple[Board, Held]] = []
 
     def spec_for(self, instance: int) -> TargetSpec:
         """The target instance ``instance`` runs on."""
@@ -33,7 +33,7 @@ class BoardPool:
         while len(self.held) < count:
             spec = self.spec_for(len(self.held) + 1)
             lease = acquire(spec, self.lock_timeout_s)
-            board = make_board(spec, lease.index)
+            board = make_board(spec, lease.index, place=lease.place)
             try:
                 board.start()
             except BaseException:

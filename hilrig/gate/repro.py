@@ -193,7 +193,9 @@ def reproduce(
 ) -> Repro:
     """Lease a board of ``spec``, run the bundle's program ``count`` times and compare each run."""
     with acquire(spec, lock_timeout_s, on_wait=on_wait) as lease:
-        session = HilSession(spec, replace(options, board_index=lease.index, reference="exp"))
+        session = HilSession(
+            spec, replace(options, board_index=lease.index, reference="exp"), place=lease.place
+        )
         try:
             session.start()
             if bundle.reference is not None:

@@ -23,7 +23,7 @@ from hilrig.targets.spec import Kind, TargetSpec
 
 # Fields (and sections, by prefix) that start a host process or name host files or devices.
 _HOST_FIELDS: tuple[str, ...] = (
-    *("kind", "hostvm", "flash", "boards"),
+    *("kind", "hostvm", "flash", "boards", "labgrid"),
     *("qemu.binary", "qemu.machine", "qemu.loader", "qemu.firmware", "qemu.args"),
 )
 _IGNORED = ("path",)  # where each file is, not what it says
@@ -79,6 +79,10 @@ def host_actions(spec: TargetSpec) -> tuple[str, ...]:
             )
         case Kind.SERIAL:
             return tuple(f"opens the board {board.label()}" for board in spec.boards)
+        case Kind.LABGRID:
+            lab = spec.labgrid
+            assert lab is not None
+            return (f"acquires {lab.wanted()} of the labgrid coordinator {lab.coordinator}",)
     return ()  # pragma: no cover
 
 

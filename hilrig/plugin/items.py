@@ -49,6 +49,10 @@ class ProgramFailed(Exception):
 class ProgramItem(pytest.Item):
     """One MicroPython program run on the target and compared with its reference."""
 
+    # A program uses no fixtures. Said out loud because labgrid's pytest plugin, loaded wherever
+    # labgrid is installed, reads item.fixturenames of every item in its runtest_setup hook.
+    fixturenames: tuple[str, ...] = ()
+
     def runtest(self) -> None:
         """Run on the board (--hil-count times), compare, and pass, skip or fail; a failure
         leaves a bundle, and a failure the baseline knows is an xfail."""

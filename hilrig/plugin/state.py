@@ -13,7 +13,7 @@ from hilrig.boards.board import Board
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import Baseline
-from hilrig.gate.lease import Lease
+from hilrig.gate.lease import Held
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.gate.pool import BoardPool
 from hilrig.run.multicheck import HostFleet
@@ -34,7 +34,7 @@ class _State:
     worker: int = 0  # xdist worker number: where this worker starts looking for a free board
     say: Callable[[str], None] = lambda text: None
     session: HilSession | None = None
-    lease: Lease | None = None
+    lease: Held | None = None
     start_error: HilrigError | None = None
     properties: dict[str, str] = field(default_factory=dict)
     trees: tuple[Path, ...] = ()  # MicroPython test trees whose programs are collected too

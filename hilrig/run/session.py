@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hilrig.boards.board import Board, Connection
 from hilrig.capabilities import Capabilities
@@ -25,7 +26,10 @@ from hilrig.run.mptests import Conditions
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
-from hilrig.targets.spec import Kind, LoadMode, TargetSpec
+from hilrig.targets.spec import BoardSpec, Kind, LoadMode, TargetSpec
+
+if TYPE_CHECKING:
+    from hilrig.boards.labgrid_place import HeldPlace
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +89,14 @@ class ProgramRun:
     unittest: UnittestReport | None = None  # the program ran unittest; judged by its summary
 
 
-def make_connection(spec: TargetSpec, index: int, module_path: Sequence[Path] = ()) -> Connection:
-    """The connection for board ``index`` of a target, chosen by an explicit match on kind."""
+def make_connection(
+    spec: TargetSpec,
+    index: int,
+    place: HeldPlace | None = None,
+    module_path: Sequence[Path] = (),
+) -> Connection:
+    """The connection for board ``index`` of a target (or the acquired labgrid ``place``),
+    chosen by an explicit match on kind."""
     match spec.kind:
         case Kind.HOSTVM:
             from hilrig.boards.hostvm import HostVM, host_vm_command
@@ -106,22 +116,34 @@ def make_connection(spec: TargetSpec, index: int, module_path: Sequence[Path] = 
             board = spec.boards[index % len(spec.boards)]
             reset = partial(hard_reset_for, spec, board) if spec.flash is not None else None
             return SerialConnection(spec, board, hard_reset=reset)
+        case Kind.LABGRID:
+            from hilrig.boards.labgrid_place import LabgridConnection
+
+            if place is None or spec.labgrid is None:
+                raise ConfigError(f"target {spec.name} needs an acquired labgrid place")
+            return LabgridConnection(spec.name, place, spec.labgrid)
     raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
 
 
-def make_board(spec: TargetSpec, index: int, module_path: Sequence[Path] = ()) -> Board:
+def make_board(
+    spec: TargetSpec,
+    index: int,
+    module_path: Sequence[Path] = (),
+    place: HeldPlace | None = None,
+) -> Board:
     """Board ``index`` of a target, not yet started."""
     boot = spec.qemu.boot_timeout_s if spec.qemu else 15.0
-    connection = make_connection(spec, index, module_path)
+    connection = make_connection(spec, index, place, module_path)
     return Board(connection, boot_timeout_s=boot, plain=spec.repl)
 
 
 class HilSession:
     """A started board plus compiler and reference."""
 
-    def __init__(self, spec: TargetSpec, options: Options) -> None:
+    def __init__(self, spec: TargetSpec, options: Options, place: HeldPlace | None = None) -> None:
         self.spec = spec
         self.options = options
+        self.place = place  # the acquired labgrid place of a labgrid target
         self.board: Board | None = None
         self.caps: Capabilities | None = None
         self.runner: Runner | None = None
@@ -140,7 +162,9 @@ class HilSession:
         """Flash if asked, connect and probe the board, choose how programs are loaded."""
         if self.options.firmware is not None:
             self._flash(self.options.firmware)
-        self.board = make_board(self.spec, self.options.board_index, self.options.module_path)
+        self.board = make_board(
+            self.spec, self.options.board_index, self.options.module_path, self.place
+        )
         self.board.on_event = self.events.append
         self.caps = self.board.start()
         compiler = self._compiler(self.caps)
@@ -161,18 +185,13 @@ class HilSession:
             self.spec = replace(self.spec, qemu=qemu)
             self.flashed = f"QEMU boots {firmware}"
             return
-        if self.spec.flash is None or not self.spec.boards:
-            raise ConfigError(
-                f"--hil-firmware was given, but target {self.spec.name} ({self.spec.path}) has "
-                f"no [flash] section and [[boards]] to flash; add them or drop --hil-firmware"
-            )
         from hilrig.flash import flash_if_needed
         from hilrig.flash.records import RunningIdentity
 
-        board = self.spec.boards[self.options.board_index % len(self.spec.boards)]
+        board = self._board_to_flash()
 
         def running_identity() -> RunningIdentity | None:
-            probe = Board(make_connection(self.spec, self.options.board_index))
+            probe = Board(make_connection(self.spec, self.options.board_index, self.place))
             try:
                 return RunningIdentity.from_capabilities(probe.start())
             finally:
@@ -190,6 +209,18 @@ class HilSession:
         except ToolMissing as exc:  # a missing --hil-firmware file is the user's to fix, not a skip
             raise ConfigError(str(exc)) from exc
         self.flashed = f"{result.outcome.value} {firmware} (sha256 {result.firmware.short_sha})"
+
+    def _board_to_flash(self) -> BoardSpec:
+        if self.place is not None:
+            from hilrig.flash.farm import farm_board
+
+            return farm_board(self.spec, self.place)
+        if self.spec.flash is None or not self.spec.boards:
+            raise ConfigError(
+                f"--hil-firmware was given, but target {self.spec.name} ({self.spec.path}) has "
+                f"no [flash] section and [[boards]] to flash; add them or drop --hil-firmware"
+            )
+        return self.spec.boards[self.options.board_index % len(self.spec.boards)]
 
     def _progress(self, report: object) -> None:
         log.info("flash: %s", report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import keyword
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from hilrig.targets.spec import (
     FlashSpec,
     HostVMSpec,
     Kind,
+    LabgridSpec,
     LoadMode,
     PyocdSpec,
     QemuSpec,
@@ -44,6 +46,10 @@ _FLASH_BYTES = Limit(1, 1 << 32, "bytes", whole=True)
 _ADDRESS = Limit(0, (1 << 32) - 1, whole=True)
 _PAUSE = Limit(0.0, 1.0, "seconds")
 _CHUNK = Limit(1, 4096, "bytes", whole=True)
+_LEASE = Limit(2.0, DAY_S, "seconds")
+# labgrid's own rule for tag names and values (labgrid.remote.common.TAG_KEY / TAG_VAL)
+_TAG_KEY = re.compile(r"[a-z][a-z0-9_]+")
+_TAG_VALUE = re.compile(r"[a-z0-9_]+")
 
 
 def load_target(name_or_path: str, rootdir: Path) -> TargetSpec:
@@ -75,6 +81,7 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
         hostvm=_hostvm(t.sub("hostvm"), path) if kind is Kind.HOSTVM else None,
         qemu=_qemu(t.sub("qemu", required=True), path) if kind is Kind.QEMU else None,
         serial=_serial(t.sub("serial")) if kind is Kind.SERIAL else None,
+        labgrid=_labgrid(t.sub("labgrid", required=True)) if kind is Kind.LABGRID else None,
         boards=_boards(t, kind),
         instances=t.whole("instances", _INSTANCES) or 1,
         flash=_flash(t.sub("flash")) if "flash" in data else None,
@@ -123,6 +130,35 @@ def _serial(t: _Table) -> SerialSpec:
         reenumerates=t.flag("reenumerates", default=False),
     )
     t.reject_unknown()
+    return spec
+
+
+def _labgrid(t: _Table) -> LabgridSpec:
+    tags = t.sub("tags")
+    pairs = tuple(sorted((key, tags.text(key, required=True) or "") for key in tags.data))
+    for key, value in pairs:
+        if not _TAG_KEY.fullmatch(key) or not _TAG_VALUE.fullmatch(value):
+            raise ConfigError(
+                f"{t.path}: tag labgrid.tags.{key} = {value!r} cannot match a labgrid place: "
+                f"labgrid tag names are a lower-case letter then letters, digits or _, and "
+                f"values are lower-case letters, digits or _."
+            )
+    spec = LabgridSpec(
+        coordinator=t.text("coordinator", required=True) or "",
+        place=t.text("place"),
+        tags=pairs,
+        lease_s=t.number("lease_s", _LEASE) or 60.0,
+        serial=t.text("serial"),
+        power=t.text("power"),
+    )
+    t.reject_unknown()
+    if spec.place is None and not spec.tags:
+        raise ConfigError(
+            f'{t.path}: a labgrid target needs place = "NAME" or [labgrid.tags] '
+            f'(e.g. board = "microbit") to say which places of {spec.coordinator} it may use.'
+        )
+    if not spec.coordinator.strip():
+        raise ConfigError(f'{t.path}: labgrid.coordinator is empty; use "host:port".')
     return spec
 
 

@@ -1,6 +1,7 @@
 """What a target file says, as frozen data: :class:`TargetSpec` and its sections.
 
-A target says what kind of board it is (the host VM, a QEMU machine, or a board on a serial port),
+A target says what kind of board it is (the host VM, a QEMU machine, a board on a serial port, or
+a place of a labgrid board farm),
 how to reach it, how to flash it, and how its output is compared. :mod:`hilrig.targets.load`
 validates a file once into these, so every later step can trust them.
 """
@@ -18,6 +19,7 @@ class Kind(enum.Enum):
     HOSTVM = "hostvm"  # the unix port, `micropython -i` on a pty
     QEMU = "qemu"  # a qemu-system-* machine with the serial port on a pty
     SERIAL = "serial"  # a board behind a serial device or a pyserial URL
+    LABGRID = "labgrid"  # a place of a labgrid coordinator, leased for the run
 
 
 class LoadMode(enum.Enum):
@@ -72,6 +74,29 @@ class SerialSpec:
     baud: int = 115200
     exclusive: bool = True
     reenumerates: bool = False  # native USB CDC: the port vanishes and returns after a reset
+
+
+@dataclass(frozen=True)
+class LabgridSpec:
+    """A board farm run by labgrid: which coordinator, and which of its places fit.
+
+    A place fits when it has every tag in ``tags`` (and is called ``place``, when that is set).
+    ``lease_s``: how long a place a run holds stays its own without a sign of life from it; a run
+    killed hard loses its places that long after its last heartbeat.
+    """
+
+    coordinator: str  # "host:port" of labgrid-coordinator
+    place: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    lease_s: float = 60.0
+    serial: str | None = None  # resource name of the NetworkSerialPort when a place has several
+    power: str | None = None  # resource name of the power port when a place has several
+
+    def wanted(self) -> str:
+        """'place mb-1' or 'a place with tags board=microbit' for messages."""
+        if self.place is not None:
+            return f"place {self.place}"
+        return "a place with tags " + ", ".join(f"{k}={v}" for k, v in self.tags)
 
 
 @dataclass(frozen=True)
@@ -163,8 +188,9 @@ class TargetSpec:
     hostvm: HostVMSpec | None = None
     qemu: QemuSpec | None = None
     serial: SerialSpec | None = None
+    labgrid: LabgridSpec | None = None
     boards: tuple[BoardSpec, ...] = ()
-    instances: int = 1  # QEMU / host VM: how many copies may run at once
+    instances: int = 1  # QEMU / host VM: copies at once; labgrid: places leased at once
     flash: FlashSpec | None = None
     compare: CompareSpec = field(default_factory=CompareSpec)
     repl: ReplSpec = field(default_factory=ReplSpec)
