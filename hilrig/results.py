@@ -23,9 +23,18 @@ class Outcome(enum.Enum):
         return self not in (Outcome.TIMEOUT, Outcome.CRASH, Outcome.BROKEN)
 
 
-def printed_skip(stdout: bytes) -> bool:
-    """The program skipped itself: its whole output is the line ``SKIP`` (run-tests' convention)."""
-    return stdout.replace(b"\r", b"") == b"SKIP\n"
+TOO_LARGE = "program printed SKIP-TOO-LARGE"
+_SKIPS = {
+    b"SKIP\n": "program printed SKIP",
+    b"SKIP-TOO-LARGE\n": f"too large for the target ({TOO_LARGE})",
+}
+
+
+def printed_skip(stdout: bytes) -> str | None:
+    """Why the program skipped itself, when its whole output is the line ``SKIP`` or
+    ``SKIP-TOO-LARGE`` (run-tests.py's conventions); None otherwise. ``SKIP`` among other output
+    is output like any other, as run-tests.py compares it."""
+    return _SKIPS.get(stdout.replace(b"\r", b""))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from hilrig.compare.judge import Comparison, Verdict
 
 _RAN = re.compile(rb"Ran (\d+) tests?$")
 _RESULT = re.compile(rb"(OK)( \(skipped=(\d+)\))?$|(FAILED) \(failures=(\d+), errors=(\d+)\)$")
-_METHOD = re.compile(r"^(\w+) \(([\w.]+)\) \.\.\. (.*)$")
+_METHOD = re.compile(r"^(\w+) \(([\w.]+)\) \.\.\.(.*)$")
+# How micropython-lib's unittest ends a method's line; output the method printed may come between.
+_OUTCOME = re.compile(r"(?:^| )(ok|FAIL|ERROR|skipped: ?(.*))$")
 
 
 @dataclass(frozen=True)
@@ -70,18 +72,27 @@ def unittest_report(stdout: bytes) -> UnittestReport | None:
 
 
 def _methods(text: str) -> Iterable[MethodResult]:
-    """Per-method lines (``test_x (Case) ... ok``) and the failure sections after them."""
+    """Per-method results: ``test_x (Case) ...`` then, after whatever the method printed, the
+    outcome (``ok``, ``FAIL``, ``ERROR``, ``skipped: why``); details from the failure sections."""
     sections = _failure_sections(text)
-    for line in text.replace("\r\n", "\n").splitlines():
-        match = _METHOD.match(line)
-        if match is None:
-            continue
-        method, case, outcome = match.groups()
-        case = case.rsplit(".", 1)[-1]
-        if outcome.startswith("skipped"):
-            yield MethodResult(case, method, "skipped", outcome.partition(" ")[2].strip())
-        elif outcome in ("FAIL", "ERROR"):
-            yield MethodResult(case, method, outcome, sections.get((case, method), ""))
+    lines = text.replace("\r\n", "\n").splitlines()
+    starts = [(i, m) for i, line in enumerate(lines) if (m := _METHOD.match(line)) is not None]
+    for index, (at, match) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(lines)
+        body = [match.group(3), *lines[at + 1 : end]]
+        body = body[
+            : next((i for i, b in enumerate(body) if b.startswith(("=" * 70, "-" * 70))), len(body))
+        ]
+        last = next((b for b in reversed(body) if b.strip()), "")
+        outcome = _OUTCOME.search(last)
+        method, case = match.group(1), match.group(2).rsplit(".", 1)[-1]
+        if outcome is None:
+            yield MethodResult(case, method, "ERROR", "unittest printed no outcome for it")
+        elif outcome.group(1).startswith("skipped"):
+            yield MethodResult(case, method, "skipped", (outcome.group(2) or "").strip())
+        elif outcome.group(1) in ("FAIL", "ERROR"):
+            detail = sections.get((case, method), "")
+            yield MethodResult(case, method, outcome.group(1), detail)
         else:
             yield MethodResult(case, method, "ok")
 

@@ -130,6 +130,8 @@ def to_properties(run: GatedRun, run_properties: Mapping[str, str]) -> list[tupl
         ("hilrig_gate", decision.status.value),
         ("hilrig_runs", f"{decision.failed_runs}/{decision.runs}"),
     ]
+    if report.reference_label:
+        props.append(("hilrig_reference", report.reference_label))
     if decision.status.failing:
         props.append(("hilrig_reason", decision.headline))
     if report.transcript is not None and report.transcript.is_file():

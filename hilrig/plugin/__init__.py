@@ -22,6 +22,7 @@ from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
 from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTests
+from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.mptests import TestTree, find_tree
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
@@ -77,6 +78,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="flash this firmware first (skipped if the board already runs it); "
         "QEMU targets boot it",
+    )
+    group.addoption(
+        "--hil-results-json",
+        default=None,
+        metavar="FILE",
+        help="write the verdicts in run-tests.py's _results.json shape",
     )
     group.addoption(
         "--hil-reflash",
@@ -212,6 +219,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     if not _is_worker(config):
         config.pluginmanager.register(GateRecorder(Ledger(gate, baseline)), "hilrig-gate")
+        results_json = config.getoption("hil_results_json")
+        if results_json is not None:
+            args = {"test_instance": spec.name if spec else None, "hilrig": True}
+            recorder = ResultsJson(Path(results_json), args)
+            config.pluginmanager.register(recorder, "hilrig-results-json")
 
 
 def _check_workers(config: pytest.Config, spec: TargetSpec) -> None:

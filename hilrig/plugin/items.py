@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from hilrig.compare.judge import Verdict
+from hilrig.compare.unittest_output import declared_methods
 from hilrig.errors import HilrigError
 from hilrig.gate import policy as gating
 from hilrig.gate.baseline import GateStatus
+from hilrig.plugin.methods import MethodItem
 from hilrig.plugin.state import STATE, _State, known
 from hilrig.run.failure import describe_failure
 from hilrig.run.multicheck import MultiReport, check_multi, describe_multi
@@ -29,9 +31,14 @@ class SuiteFile(pytest.File):
 
     def collect(self) -> list[pytest.Item]:
         """One item named after the file; a multi-board one for ``def instance0():`` programs."""
-        if instance_count(self.path.read_bytes()):
+        source = self.path.read_bytes()
+        if instance_count(source):
             return [MultiProgramItem.from_parent(self, name=self.path.stem)]
-        return [ProgramItem.from_parent(self, name=self.path.stem)]
+        methods: list[pytest.Item] = [
+            MethodItem.from_parent(self, name=f"{case}::{method}", case=case, method=method)
+            for case, method in declared_methods(source)
+        ]
+        return [ProgramItem.from_parent(self, name=self.path.stem), *methods]
 
 
 class ProgramFailed(Exception):
@@ -62,6 +69,7 @@ class ProgramItem(pytest.Item):
         run = gating.run_gated(session, program, state.gate.count, state.baseline, state.properties)
         self.user_properties.extend(gating.to_properties(run, state.properties))
         self.hil_report = run.report
+        state.program_runs[self.path] = run.report
         match run.decision.status:
             case GateStatus.SKIPPED:
                 pytest.skip(run.report.comparison.reason)

@@ -17,7 +17,7 @@ from hilrig.gate.lease import Held
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.gate.pool import BoardPool
 from hilrig.run.multicheck import HostFleet
-from hilrig.run.session import HilSession, Options, identity
+from hilrig.run.session import HilSession, Options, ProgramRun, identity
 from hilrig.targets.find import known_targets
 from hilrig.targets.spec import TargetSpec
 
@@ -38,6 +38,7 @@ class _State:
     start_error: HilrigError | None = None
     properties: dict[str, str] = field(default_factory=dict)
     trees: tuple[Path, ...] = ()  # MicroPython test trees whose programs are collected too
+    program_runs: dict[Path, ProgramRun] = field(default_factory=dict)  # for unittest methods
     more_specs: tuple[TargetSpec, ...] = ()  # --target=a,b: where instances 1, 2, … run
     pool: BoardPool | None = None
     fleet: HostFleet | None = None

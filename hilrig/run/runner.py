@@ -143,15 +143,14 @@ class Runner:
             return RunResult(Outcome.BROKEN, detail=str(exc), transcript=None)
         tb = clean_traceback(reply.exception, program.name, self.source_mode)
         outcome = Outcome.EXCEPTION if tb.strip() else Outcome.OK
-        if outcome is Outcome.OK and printed_skip(reply.stdout):
-            outcome = Outcome.SKIP
+        skipped = printed_skip(reply.stdout) if outcome is Outcome.OK else None
         return RunResult(
-            outcome,
+            Outcome.SKIP if skipped else outcome,
             reply.stdout,
             tb,
             reply.duration_s,
             reply.truncated,
-            detail="program printed SKIP" if outcome is Outcome.SKIP else "",
+            detail=skipped or "",
         )
 
     def _give_wiring(self, program: Program) -> None:
