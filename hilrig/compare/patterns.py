@@ -5,9 +5,10 @@ Some programs print what changes from run to run (addresses, memory figures, the
 
 - ``########`` on a line of its own: any number of whole lines (zero or more), up to the first
   line that matches the pattern after it;
-- any other line: a regular expression in which ``( ) [ ] { } . * + ^ $`` are literal unless
-  escaped with a backslash (so ``\\d+`` and ``\\.`` work as in Python), matched from the start of
-  the output line, with carriage returns accepted before the newline.
+- any other line: a regular expression written the other way round from Python's: the
+  characters ``( ) [ ] { } . * + ^ $`` are literal, and a backslash makes the next character a
+  regex character (``\\[0-9\\]\\+`` is ``[0-9]+``, ``\\\\d`` is ``\\d``); matched from the start
+  of the output line, with carriage returns accepted before the newline.
 
 Each output line a pattern matched is replaced by that pattern; the result must then equal the
 ``.exp`` file byte for byte. The diff shows the patterns against the lines that did not match.
