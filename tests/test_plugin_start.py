@@ -42,3 +42,20 @@ def test_a_wrong_firmware_path_fails_every_program(
     failures = ET.parse(junit).getroot().findall(".//testcase/failure")
     assert len(failures) == 2
     assert all(reason in (f.get("message") or "") for f in failures)
+
+
+def test_stm32_qemu_without_a_firmware_says_how_to_build_one(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HILRIG_STM32_QEMU_FIRMWARE", raising=False)
+    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "a.py").write_text("print(1)\n")
+    result = pytester.runpytest("--target=stm32-qemu")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*target stm32-qemu boots a firmware file you build: pass --hil-firmware FILE or set "
+            "HILRIG_STM32_QEMU_FIRMWARE.*make -C ports/qemu BOARD=NETDUINO2*"
+        ]
+    )

@@ -52,7 +52,7 @@ def no_firmware(spec: QemuSpec, target: str) -> str:
     env = f" or set {spec.firmware_env}" if spec.firmware_env else ""
     hint = f" {spec.install_hint}" if spec.install_hint else ""
     return (
-        f"target {target} boots a firmware file you give it: pass --hil-firmware FILE{env}.{hint}"
+        f"target {target} boots a firmware file you build: pass --hil-firmware FILE{env}.{hint}"
     )
 
 
