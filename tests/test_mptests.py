@@ -322,3 +322,12 @@ def test_unittest_summary_and_methods() -> None:
     source = b"import unittest\nclass T(unittest.TestCase):\n def test_x(self): pass\n"
     assert declared_methods(source) == [("T", "test_x")]
     assert declared_methods(b"import unittest\nx = const(1) if 1 else @\n") == []
+
+
+def test_modules_in_subfolders_are_not_programs(project: pytest.Pytester, tree: Path) -> None:
+    helper = tree / "basics" / "helper_pkg" / "imported.py"
+    helper.parent.mkdir()
+    helper.write_text("raise SystemExit('not a program')\n")
+    run = project.runpytest("--target=unix", str(tree / "basics"), "--collect-only", "-q")
+    assert "imported.py" not in run.stdout.str()
+    assert "plain" in run.stdout.str()
