@@ -295,7 +295,14 @@ def _in_suites(state: _State, path: Path) -> bool:
 
 
 # Folders of MicroPython's tests/ that hold no programs run-tests.py runs one by one.
-_NOT_PROGRAMS = {"feature_check", "target_wiring", "tools", "internal_bench", "perf_bench"}
+_NOT_PROGRAMS = {
+    "feature_check",
+    "target_wiring",
+    "tools",
+    "internal_bench",
+    "perf_bench",
+    "cmdline",  # run-tests.py starts the unix executable with each one's own options
+}
 
 
 def _is_test_program(path: Path, root: Path) -> bool:
