@@ -29,6 +29,7 @@ class ScriptedLink:
         self.writes: list[bytes] = []
         self.queue = bytearray()
         self.closed = False
+        self.flow_control = False  # raw-paste mode told the link to stop pacing
         self._seen = 0
 
     def say(self, data: bytes) -> None:
@@ -72,6 +73,10 @@ class ScriptedLink:
     def close(self) -> None:
         """Mark closed."""
         self.closed = True
+
+    def flow_controlled(self) -> None:
+        """Remember that raw-paste mode took over the flow."""
+        self.flow_control = True
 
 
 class PasteBoard(ScriptedLink):

@@ -92,6 +92,7 @@ def test_plain_mode_sends_chunks_with_pauses_between_them_only(
     plain(link, pacing_s=0.02).exec(code, SOON(1))
     assert [len(w) for w in link.writes] == [PLAIN_CHUNK, PLAIN_CHUNK, 10, 1]
     assert pauses == [0.02, 0.02]  # two pauses, none after the last chunk
+    assert not link.flow_control  # plain raw mode keeps whatever pacing the link does
 
 
 def test_no_ok_after_the_code_is_a_repl_error() -> None:
@@ -117,6 +118,7 @@ def test_raw_paste_respects_window_credits() -> None:
     assert reply.stdout == b"hi\n" and repl.raw_paste is True
     assert bytes(board.code) == code and not board.overrun
     assert board.written.startswith(b"\x05A\x01") and board.written.endswith(b"\x04")
+    assert board.flow_control  # the link was told to stop pacing: the window paces now
 
 
 @pytest.mark.parametrize("window", [32, 128])

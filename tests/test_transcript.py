@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 from pathlib import Path
 
@@ -115,7 +117,11 @@ def test_failure_keeps_its_transcript_and_prints_its_path(project: pytest.Pytest
     assert text.startswith("# hilrig transcript: suites/bad.py\n")
     sent = "".join(line for line in text.splitlines() if line.split()[1:2] == [">"])
     got = "".join(line for line in text.splitlines() if line.split()[1:2] == ["<"])
-    assert "bad-marker" in sent and "boom-123" in sent  # the program (as .mpy) went out
+    # the program went out as .mpy, in base64 (the firmware has binascii)
+    found = re.search(r"a2b_base64\('([A-Za-z0-9+/=]+)'\)", sent)
+    assert found is not None
+    mpy = base64.b64decode(found.group(1))
+    assert mpy.startswith(b"M\x06") and b"bad-marker" in mpy and b"boom-123" in mpy
     assert "bad-marker" in got and "ValueError: boom-123" in got  # and the board answered
     assert not (transcripts(project) / "suites__good.py.txt").exists()
 

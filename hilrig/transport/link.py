@@ -34,6 +34,9 @@ class Link(Protocol):
     def close(self) -> None:
         """Release the stream; safe to call twice."""
 
+    def flow_controlled(self) -> None:
+        """The raw REPL's raw-paste mode now controls the flow: stop any pacing of input."""
+
 
 class FdLink:
     """A pty master (host VM) or a connected socket (QEMU's serial port) as a file descriptor.
@@ -97,6 +100,11 @@ class FdLink:
             view = view[n:]
             deadline = Deadline.after(self.write_timeout_s)
         self._last_write = time.monotonic()
+
+    def flow_controlled(self) -> None:
+        """Raw-paste mode paces itself (the board grants a window): write at full speed."""
+        self.in_flight = 0
+        self.settle_s = 0.0
 
     def unread_by_peer(self) -> int:
         """Bytes written that the other side has not read yet (0 where the OS cannot say)."""
@@ -190,6 +198,9 @@ class SerialLink:
     def write(self, data: bytes) -> None:
         """Write all bytes."""
         self._guard(lambda: self.port.write(data), "writing to")
+
+    def flow_controlled(self) -> None:
+        """Nothing to stop: a serial link never paces by itself."""
 
     def read_some(self, deadline: Deadline) -> bytes:
         """Read what is waiting, polling until the deadline."""

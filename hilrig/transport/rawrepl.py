@@ -60,6 +60,8 @@ class RawRepl:
         self.raw_paste = raw_paste
         self.pacing_s = pacing_s  # pause between plain-mode chunks; 0 on flow-controlled links
         self._pending = bytearray()
+        if raw_paste:
+            link.flow_controlled()
 
     # -- reading ---------------------------------------------------------------------------
     def take(self, deadline: Deadline) -> bytes:
@@ -210,6 +212,8 @@ class RawRepl:
         self.link.write(b"\x05A\x01")
         answer = self.read_exactly(2, deadline)
         if answer == b"R\x01":
+            if not self.raw_paste:
+                self.link.flow_controlled()  # the board grants a window: no pacing from now on
             self.raw_paste = True
             self._paste_body(code, deadline)
             return True

@@ -142,3 +142,7 @@ class RecordingLink:
     def close(self) -> None:
         """Close the wrapped link."""
         self.inner.close()
+
+    def flow_controlled(self) -> None:
+        """Tell the wrapped link."""
+        self.inner.flow_controlled()
