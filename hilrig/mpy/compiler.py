@@ -16,6 +16,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,7 +187,7 @@ class Compiler:
             return cached.read_bytes()
         data = self._run(request)
         self.cache.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp = cached.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")  # threads too
         tmp.write_bytes(data)
         tmp.replace(cached)
         return data

@@ -25,6 +25,7 @@ from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTes
 from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.mptests import TestTree, find_tree
+from hilrig.run.program import read_program
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
@@ -330,6 +331,21 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     if _in_suites(parent.config.stash[STATE], module_path):
         return _NoTests.from_parent(parent, path=module_path)
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """While this program runs on the board, compile the next one and run its reference."""
+    state = item.config.stash.get(STATE, None)
+    if state is None or state.session is None or not isinstance(nextitem, ProgramItem):
+        return
+    if isinstance(nextitem, MultiProgramItem):
+        return
+    try:
+        program = read_program(nextitem.path, state.options.rootdir)
+    except (OSError, HilrigError):
+        return  # its own turn reports it
+    state.session.prefetch(program)
 
 
 @pytest.hookimpl(wrapper=True)

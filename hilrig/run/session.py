@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -23,6 +24,7 @@ from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
 from hilrig.run.decisions import board_lacks, early_verdict, reference_cannot_compile
 from hilrig.run.mptests import Conditions
+from hilrig.run.pipeline import Prefetcher
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
@@ -150,6 +152,8 @@ class HilSession:
         self.reference: Reference | None = None  # the main reference, named in the header
         self.references: dict[str, Reference | None] = {}  # by kind, started on first use
         self.pinned: Reference | None = None  # one reference for every program (repro)
+        self.reference_lock = threading.Lock()  # the prefetch thread uses the references too
+        self.prefetcher = Prefetcher(self.warm)
         self.events: list[str] = []
         self.flashed: str = ""  # what --hil-firmware did, for the header and junit
 
@@ -335,7 +339,8 @@ class HilSession:
                 comparison=self._against_file(program, board, *expected),
                 reference_label=expected[1],
             )
-        kind, reference = self._reference_for(program)
+        with self.reference_lock:
+            kind, reference = self._reference_for(program)
         if reference is None:
             return replace(
                 report,
@@ -344,7 +349,8 @@ class HilSession:
                 ),
             )
         try:
-            ref = reference.run(program, self.timeout_for(program))
+            with self.reference_lock:
+                ref = reference.run(program, self.timeout_for(program))
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
         comparison = board_lacks(board, ref, reference.label) or compare_runs(
@@ -398,8 +404,30 @@ class HilSession:
             log.warning("cannot write transcript %s: %s", path, exc)
             return None
 
+    def warm(self, program: Program) -> None:
+        """Compile ``program`` and run its reference, filling the caches its own turn reads
+        (called from the prefetch thread while the board runs the program before it)."""
+        if self.runner is None or self.caps is None or self._suite_skip(program):
+            return
+        self.runner.prepare(program)
+        if (
+            program.expected_for(program.emit or self.emit) is not None
+            or b"unittest" in program.source
+        ):
+            return  # compared with a file, or judged by unittest's summary: no reference run
+        with self.reference_lock:
+            _, reference = self._reference_for(program)
+            if reference is not None:
+                reference.run(program, self.timeout_for(program))
+
+    def prefetch(self, program: Program) -> None:
+        """Warm ``program`` in the background (the next one, while the board runs this one)."""
+        if self.runner is not None:
+            self.prefetcher.prefetch(program)
+
     def close(self) -> None:
         """Stop the board and the reference; never raises."""
+        self.prefetcher.close()
         for closer in (*self.references.values(), self.board):
             if closer is not None:
                 try:
