@@ -103,10 +103,11 @@ def run_flash(args: argparse.Namespace) -> int:
         printer.finish()
         where = f"board {board.label()} of target {spec.name}"
         fw = f"{result.firmware.path} (sha256 {result.firmware.short_sha})"
-        runs = f"; it runs {_shown(result.identity)}" if result.identity else ""
         if result.outcome is FlashOutcome.SKIPPED:
-            print(f"Skipped {where}: it already runs {fw}{runs}. --force flashes anyway.")
+            says = f" (it says {_shown(result.identity)})" if result.identity else ""
+            print(f"Skipped {where}: it already runs {fw}{says}; --force flashes anyway.")
         else:
+            runs = f"; it runs {_shown(result.identity)}" if result.identity else ""
             print(f"Flashed {fw} onto {where}{runs}.")
     return 0
 
