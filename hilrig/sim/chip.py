@@ -75,7 +75,7 @@ class Esp32Chip:
         self.port_baud = ROM_BAUD
         self.autobaud = False  # the ROM loader adopts the host's rate until CHANGE_BAUDRATE
         self.dtr = self.rts = False
-        self.rising_at: float | None = None
+        self.window_at: float | None = None
         self.loader: Loader | None = None
         self.app: MicroPythonApp | None = None
         self.image: BootImage | None = None
@@ -93,18 +93,18 @@ class Esp32Chip:
     def set_lines(self, dtr: bool, rts: bool) -> None:
         """DTR/RTS as the host set them (True = asserted)."""
         with self.lock:
-            if self.rising_at is not None and time.monotonic() - self.rising_at >= STRAP_WINDOW_S:
+            if self.window_at is not None and time.monotonic() - self.window_at >= STRAP_WINDOW_S:
                 self._boot(download=False)  # the window closed before this change arrived
             if (dtr, rts) == (self.dtr, self.rts):
                 return  # pyserial re-sends DTR with every RTS change
-            was_low, was_rising = self.en_low, self.rising_at is not None
+            was_low, in_window = self.en_low, self.window_at is not None
             self.dtr, self.rts = dtr, rts
             if self.en_low:
                 if not was_low:
                     self._enter_reset()
             elif was_low and self.dtr:  # EN released by "DTR on": "RTS off" is on its way
                 self._open_window()
-            elif was_low or was_rising:
+            elif was_low or in_window:
                 self._boot(download=self.io0_low)
 
     @property
@@ -118,7 +118,7 @@ class Esp32Chip:
         return self.dtr and not self.rts
 
     def _open_window(self) -> None:
-        self.rising_at = time.monotonic()
+        self.window_at = time.monotonic()
         self._generation += 1
         generation = self._generation
         self._cancel_timer()
@@ -128,13 +128,13 @@ class Esp32Chip:
 
     def _window_closed(self, generation: int) -> None:
         with self.lock:
-            if generation == self._generation and self.rising_at is not None:
+            if generation == self._generation and self.window_at is not None:
                 self._boot(download=False)  # RTS never followed: IO0 stayed high
 
     def _enter_reset(self) -> None:
         log.info("EN low: chip held in reset")
         self._stop_running()
-        self.rising_at = None
+        self.window_at = None
         self.mode = Mode.RESET
 
     def _stop_running(self) -> None:
@@ -153,7 +153,7 @@ class Esp32Chip:
 
     # -- boot ----------------------------------------------------------------------------------
     def _boot(self, download: bool, reason: bytes = b"rst:0x1 (POWERON_RESET),") -> None:
-        self.rising_at = None
+        self.window_at = None
         self._stop_running()
         self.baud = ROM_BAUD
         if download:
