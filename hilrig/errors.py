@@ -7,7 +7,8 @@ into hilrig, with ``raise ... from exc`` so ``--debug`` users still see the caus
 
     HilrigError
     ├── ConfigError            a target file, option or program header is wrong
-    │   └── TargetNotFound     --target names nothing we can find
+    │   ├── TargetNotFound     --target names nothing we can find
+    │   └── UnsetVariable      a board's port names an environment variable that is not set
     ├── ToolMissing            micropython, mpy-cross, qemu-system-* or a firmware file is absent
     ├── CompileError           mpy-cross rejected a program (the message is the compiler's)
     ├── IncompatibleMpy        a .mpy file cannot load on the board (version, arch, small-int bits)
@@ -40,6 +41,14 @@ class ConfigError(HilrigError):
 
 class TargetNotFound(ConfigError):
     """--target names no target file."""
+
+
+class UnsetVariable(ConfigError):
+    """A board's ``port`` is ``${NAME}`` and NAME is not set (a simulator that is not running)."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class ToolMissing(HilrigError):

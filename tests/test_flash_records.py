@@ -81,6 +81,7 @@ def test_record_is_json_written_atomically(tmp_path: Path) -> None:
         "sys_version": V124.sys_version,
         "build": "NUCLEO_F429ZI",
         "mpy": 0x1606,
+        "banner": "",
     }
     assert data["flashed_at"].endswith("+00:00")
     loaded = records.load("probe-1")
@@ -132,4 +133,16 @@ def test_identity_from_capabilities() -> None:
         mpy=0x1606,
         build="NUCLEO_F429ZI",
     )
-    assert RunningIdentity.from_capabilities(caps) == V124
+    assert RunningIdentity.from_capabilities(caps) == RunningIdentity(
+        V124.sys_version, V124.build, V124.mpy, banner="MicroPython v1.24.0"
+    )
+
+
+def test_a_record_without_a_banner_still_loads(tmp_path: Path) -> None:
+    records = FlashRecords(tmp_path)
+    path = records.record_flash(FlashRecord("mac-x", "ab" * 32, "/fw.bin", V124))
+    data = json.loads(path.read_text())
+    del data["identity"]["banner"]  # written before the banner was part of the identity
+    path.write_text(json.dumps(data))
+    loaded = records.load("mac-x")
+    assert loaded is not None and loaded.identity == V124

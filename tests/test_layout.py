@@ -24,6 +24,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"compare"}),
     frozenset({"run"}),
     frozenset({"gate"}),
+    # A simulated board is no step of the pipeline: it stands beside it, where only the top
+    # layer (the `hilrig sim` command) can reach it. It needs boards/ (the host VM) and below.
+    frozenset({"sim"}),
     frozenset({"plugin", "cli", "api"}),
 )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hilrig.errors import ConfigError, TargetNotFound
+from hilrig.errors import ConfigError, TargetNotFound, UnsetVariable
 from hilrig.targets.find import BUILTIN_DIR, find_target, known_targets, target_files
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import Kind, LoadMode
@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", known_targets(ROOT))
-def test_every_shipped_target_loads(name: str) -> None:
+def test_every_shipped_target_loads(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HILRIG_ESP32_SIM_URL", "rfc2217://127.0.0.1:2217")  # esp32-sim's port
     spec = load_target(name, ROOT)
     assert spec.name == name
     if spec.kind is Kind.SERIAL:
@@ -23,7 +24,7 @@ def test_every_shipped_target_loads(name: str) -> None:
 
 
 def test_shipped_targets_are_the_documented_ones() -> None:
-    assert {"unix", "microbit-qemu", "stm32", "esp32", "esp32s3", "microbit"} <= set(
+    assert {"unix", "microbit-qemu", "stm32", "esp32", "esp32-sim", "esp32s3", "microbit"} <= set(
         known_targets(ROOT)
     )
 
@@ -83,7 +84,7 @@ def test_unknown_name_lists_the_names_and_where_it_looked(tmp_path: Path) -> Non
     text = str(info.value)
     assert text.startswith("unknown target 'nope': there is no nope.toml in ")
     assert f"{tmp_path / 'targets'} (project targets: t)" in text
-    assert f"built-in targets in {BUILTIN_DIR} (esp32, esp32s3, microbit, microbit-qemu," in text
+    assert f"built-in targets in {BUILTIN_DIR} (esp32, esp32-sim, esp32s3, microbit," in text
     assert "\n" not in text
 
 
@@ -144,3 +145,30 @@ target_type = "stm32f429zi"
     assert spec.board_count() == 2
     assert spec.flash is not None and spec.flash.pyocd is not None
     assert spec.flash.pyocd.target_type == "stm32f429zi"
+
+
+def test_a_port_variable_is_read_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        'kind = "serial"\n[[boards]]\nport = "rfc2217://${SIM_HOST}:${SIM_PORT}"\n'
+        'port_hint = "start the simulator"\n',
+    )
+    monkeypatch.setenv("SIM_HOST", "127.0.0.1")
+    monkeypatch.setenv("SIM_PORT", "4000")
+    assert load_target(str(path), tmp_path).boards[0].port == "rfc2217://127.0.0.1:4000"
+    monkeypatch.delenv("SIM_PORT")
+    with pytest.raises(UnsetVariable) as unset:
+        load_target(str(path), tmp_path)
+    assert unset.value.name == "SIM_PORT"
+    assert str(unset.value) == (
+        f"{path}: boards[0].port is 'rfc2217://${{SIM_HOST}}:${{SIM_PORT}}', but the environment "
+        "variable SIM_PORT is not set; start the simulator."
+    )
+
+
+def test_the_simulated_esp32_says_how_to_get_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HILRIG_ESP32_SIM_URL", raising=False)
+    with pytest.raises(UnsetVariable, match=r"HILRIG_ESP32_SIM_URL is not set; start `hilrig sim"):
+        load_target("esp32-sim", ROOT)

@@ -137,3 +137,15 @@ def _write(folder: Path, text: str) -> str:
     path = folder / "board.toml"
     path.write_text(text)
     return str(path)
+
+
+def test_the_simulated_esp32_is_missing_until_its_url_is_set(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HILRIG_ESP32_SIM_URL", raising=False)
+    sim = run_json(capsys)["esp32-sim"][0]
+    assert sim["status"] == "missing"
+    assert "HILRIG_ESP32_SIM_URL is not set; start `hilrig sim esp32`" in sim["findings"][0]
+    monkeypatch.setenv("HILRIG_ESP32_SIM_URL", "rfc2217://127.0.0.1:2217")
+    sim = run_json(capsys)["esp32-sim"][0]
+    assert sim["status"] == "not checked" and sim["kind"] == "serial"

@@ -24,6 +24,7 @@ _COMMANDS = (
     "hilrig.cli.report_cmd",
     "hilrig.cli.targets_cmd",
     "hilrig.cli.init_cmd",
+    "hilrig.cli.sim_cmd",
 )
 
 

@@ -13,7 +13,16 @@ from typing import TextIO
 
 from hilrig.boards.ports import PortInfo, list_serial_ports
 from hilrig.errors import ConfigError, FlashError
-from hilrig.flash import IdentityFn, Progress, RunningIdentity, Stage, flash_board
+from hilrig.flash import (
+    FlashOutcome,
+    FlashResult,
+    IdentityFn,
+    Progress,
+    RunningIdentity,
+    Stage,
+    flash_board,
+    flash_if_needed,
+)
 from hilrig.flash.interfaces import require_flash
 from hilrig.limits import FLASH_TIMEOUT
 from hilrig.targets.find import find_rootdir
@@ -43,7 +52,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     flasher.add_argument(
         "--no-verify",
         action="store_true",
-        help="do not ask the board over its REPL which build it runs after flashing",
+        help="do not ask the board over its REPL which build it runs (and so always flash)",
+    )
+    flasher.add_argument(
+        "--force", action="store_true", help="flash even if the board already runs this file"
     )
     flasher.add_argument("firmware", type=Path, metavar="FILE", help=".hex/.elf/.bin firmware")
     flasher.set_defaults(handler=run_flash)
@@ -80,28 +92,49 @@ def _port_line(port: PortInfo) -> str:
 
 
 def run_flash(args: argparse.Namespace) -> int:
-    """Flash the file onto every board of the target (or the one chosen with --board)."""
+    """Flash the file onto every board of the target (or the one chosen with --board), except
+    boards whose flash record and running identity show they already run it."""
     timeout_s = FLASH_TIMEOUT.check(args.timeout, "--timeout")
     spec = load_target(args.target, find_rootdir(Path.cwd()))
     require_flash(spec)
     for board in _chosen_boards(spec, args.board):
         printer = ProgressPrinter(sys.stderr, board.label())
-        identity = None if args.no_verify else running_identity(spec, board)
-        result = flash_board(
-            spec,
-            board,
-            args.firmware,
-            running_identity=identity,
-            progress=printer,
-            timeout_s=timeout_s,
-        )
+        result = _flash_one(args, spec, board, printer, timeout_s)
         printer.finish()
-        runs = f"; it runs {result.identity.sys_version}" if result.identity else ""
-        print(
-            f"Flashed {result.firmware.path} (sha256 {result.firmware.short_sha}) onto "
-            f"board {board.label()} of target {spec.name}{runs}."
-        )
+        where = f"board {board.label()} of target {spec.name}"
+        fw = f"{result.firmware.path} (sha256 {result.firmware.short_sha})"
+        if result.outcome is FlashOutcome.SKIPPED:
+            says = f" (it says {_shown(result.identity)})" if result.identity else ""
+            print(f"Skipped {where}: it already runs {fw}{says}; --force flashes anyway.")
+        else:
+            runs = f"; it runs {_shown(result.identity)}" if result.identity else ""
+            print(f"Flashed {fw} onto {where}{runs}.")
     return 0
+
+
+def _flash_one(
+    args: argparse.Namespace,
+    spec: TargetSpec,
+    board: BoardSpec,
+    printer: ProgressPrinter,
+    timeout_s: float,
+) -> FlashResult:
+    if args.no_verify:  # without asking the board nothing can show the build is there
+        return flash_board(spec, board, args.firmware, progress=printer, timeout_s=timeout_s)
+    return flash_if_needed(
+        spec,
+        board,
+        args.firmware,
+        running_identity(spec, board),
+        force=args.force,
+        progress=printer,
+        timeout_s=timeout_s,
+    )
+
+
+def _shown(identity: RunningIdentity) -> str:
+    """The banner when the board printed one (it names the board and build), else sys.version."""
+    return identity.banner or identity.sys_version
 
 
 def running_identity(spec: TargetSpec, board: BoardSpec) -> IdentityFn:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from hilrig.boards.ports import list_serial_ports
-from hilrig.cli.availability import Availability, Surroundings, check_target
-from hilrig.errors import FlashError, HilrigError
+from hilrig.cli.availability import Availability, Status, Surroundings, check_target
+from hilrig.errors import FlashError, HilrigError, UnsetVariable
 from hilrig.targets.find import (
     BUILTIN_DIR,
     TargetFile,
@@ -76,6 +76,9 @@ def _row(entry: TargetFile, here: Surroundings) -> dict[str, Any]:
         return row
     try:
         spec = load_target(str(entry.path), entry.path.parent)
+    except UnsetVariable as exc:  # a valid file whose board is not there yet (a simulator)
+        row.update(status=Status.MISSING.value, kind="", findings=[str(exc)])
+        return row
     except HilrigError as exc:
         row.update(status="invalid", kind="", findings=[str(exc)])
         return row

@@ -1,10 +1,11 @@
 """Flash records: what hilrig last wrote onto each board, so a run does not reflash needlessly.
 
 A record holds the firmware's sha256 and the identity the board reported after that flash
-(``sys.version``, ``sys.implementation._build`` and the .mpy ABI). A board is flashed again when
-there is no record, the file differs, or the board now reports another identity (somebody
-flashed it by hand since). Records live in ``$HILRIG_CACHE_DIR/flash/`` (default
-``~/.cache/hilrig/flash/``), one JSON file per board, replaced atomically.
+(``sys.version``, ``sys.implementation._build``, the .mpy ABI and the REPL banner line). A
+board is flashed again when there is no record, the file differs, or the board now reports
+another identity (somebody flashed it by hand since). Records live in
+``$HILRIG_CACHE_DIR/flash/`` (default ``~/.cache/hilrig/flash/``), one JSON file per board,
+replaced atomically.
 """
 
 from __future__ import annotations
@@ -36,11 +37,19 @@ class RunningIdentity:
     sys_version: str
     build: str
     mpy: int | None
+    # The banner names the board as well as the build ("... with ESP32"), and is where a build
+    # that keeps sys.version (the ESP32 simulator's bridged host VM) says which image it booted.
+    banner: str = ""
 
     @classmethod
     def from_capabilities(cls, caps: Capabilities) -> RunningIdentity:
         """The identity part of a capability probe's answer."""
-        return cls(sys_version=caps.sys_version or caps.banner, build=caps.build, mpy=caps.mpy)
+        return cls(
+            sys_version=caps.sys_version or caps.banner,
+            build=caps.build,
+            mpy=caps.mpy,
+            banner=caps.banner,
+        )
 
 
 IdentityFn = Callable[[], RunningIdentity | None]
@@ -187,6 +196,7 @@ def _from_json(data: Mapping[str, Any]) -> FlashRecord:
             sys_version=str(ident["sys_version"]),
             build=str(ident["build"]),
             mpy=None if ident["mpy"] is None else int(ident["mpy"]),
+            banner=str(ident.get("banner", "")),  # records written before the banner was kept
         )
     )
     return FlashRecord(

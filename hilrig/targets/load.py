@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hilrig.errors import ConfigError
+from hilrig.errors import ConfigError, UnsetVariable
 from hilrig.limits import DAY_S, TIMEOUT, Limit
 from hilrig.targets.find import find_target
 from hilrig.targets.spec import (
@@ -168,7 +168,7 @@ def _boards(t: _Table, kind: Kind) -> tuple[BoardSpec, ...]:
     for i, row in enumerate(rows):
         b = _Table(row, t.path, f"boards[{i}].")
         board = BoardSpec(
-            port=b.text("port"),
+            port=_expand_port(b.text("port"), b.text("port_hint"), t.path, i),
             usb_serial=b.text("usb_serial"),
             vid_pid=b.text("vid_pid"),
             probe_id=b.text("probe_id"),
@@ -187,6 +187,30 @@ def _boards(t: _Table, kind: Kind) -> tuple[BoardSpec, ...]:
             f"usb_serial or vid_pid."
         )
     return tuple(boards)
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_port(port: str | None, hint: str | None, path: Path, index: int) -> str | None:
+    """``${NAME}`` in a port is the environment variable NAME (a simulator's or ser2net's port
+    that changes from run to run); an unset one is UnsetVariable, ending with ``port_hint``."""
+    if port is None:
+        return None
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = os.environ.get(name)
+        if not found:
+            how = hint if hint else f"set {name} to the board's serial port or pyserial URL"
+            raise UnsetVariable(
+                f"{path}: boards[{index}].port is {port!r}, but the environment variable {name} "
+                f"is not set; {how}.",
+                name,
+            )
+        return found
+
+    return _VARIABLE.sub(value, port)
 
 
 def _flash(t: _Table) -> FlashSpec:
