@@ -58,7 +58,7 @@ def test_every_open_is_a_fresh_vm_and_the_spare_is_ready(vm: HostVM) -> None:
     repl = at_prompt(vm)
     assert vm.fresh_link_entered() and vm.soft_reset_restarts
     assert vm.current is not None and vm.spare is not None
-    first, spare = vm.current.proc.pid, vm.spare.proc.pid
+    first, spare = vm.current.proc.pid, vm.spare.result(timeout=10).proc.pid
     repl.exec(b"leak = 1", Deadline.after(5))
     repl = at_prompt(vm)
     assert vm.current.proc.pid == spare and not alive(first)
@@ -69,7 +69,7 @@ def test_every_open_is_a_fresh_vm_and_the_spare_is_ready(vm: HostVM) -> None:
 def test_a_dead_spare_is_replaced(vm: HostVM) -> None:
     at_prompt(vm)
     assert vm.spare is not None
-    dead = vm.spare.proc
+    dead = vm.spare.result(timeout=10).proc
     dead.kill()
     dead.wait(5)
     repl = at_prompt(vm)
@@ -101,7 +101,7 @@ def test_interrupt_is_sigint(vm: HostVM) -> None:
 def test_close_stops_current_and_spare(vm: HostVM) -> None:
     at_prompt(vm)
     assert vm.current is not None and vm.spare is not None
-    pids = [vm.current.proc.pid, vm.spare.proc.pid]
+    pids = [vm.current.proc.pid, vm.spare.result(timeout=10).proc.pid]
     vm.close()
     assert not any(alive(pid) for pid in pids)
     vm.close()  # twice is fine
@@ -116,7 +116,7 @@ def test_no_vm_outlives_its_python(end: str) -> None:
         from hilrig.boards.hostvm import HostVM, host_vm_command
         vm = HostVM(host_vm_command())
         vm.open(Deadline.after(10))
-        print(vm.current.proc.pid, vm.spare.proc.pid, flush=True)
+        print(vm.current.proc.pid, vm.spare.result(timeout=10).proc.pid, flush=True)
         if {end == "killed"!r}:
             os.kill(os.getpid(), signal.SIGKILL)
     """)
