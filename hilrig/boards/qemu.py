@@ -51,9 +51,7 @@ def no_firmware(spec: QemuSpec, target: str) -> str:
     """What to do when a QEMU target has no firmware file."""
     env = f" or set {spec.firmware_env}" if spec.firmware_env else ""
     hint = f" {spec.install_hint}" if spec.install_hint else ""
-    return (
-        f"target {target} boots a firmware file you build: pass --hil-firmware FILE{env}.{hint}"
-    )
+    return f"target {target} boots a firmware file you build: pass --hil-firmware FILE{env}.{hint}"
 
 
 def check_installed(spec: QemuSpec, target: str) -> None:

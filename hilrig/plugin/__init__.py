@@ -24,6 +24,7 @@ from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
 from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTests
 from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
+from hilrig.run.differential import LOAD_CHOICES
 from hilrig.run.mptests import TestTree, find_tree
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.targets.load import load_target
@@ -59,6 +60,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         choices=("bytecode", "native", "viper"),
         help="mpy-cross emitter for all programs (default: the target's)",
+    )
+    group.addoption(
+        "--hil-load",
+        default=None,
+        choices=LOAD_CHOICES,
+        help="send programs as .mpy or source (default: the target's); both: each program "
+        "as .mpy and as source on the board, failing where the runs differ",
     )
     group.addoption(
         "--hil-mpy-cross",
@@ -151,6 +159,7 @@ def read_options(config: pytest.Config) -> Options:
         firmware=Path(firmware) if firmware is not None else None,
         reflash=bool(config.getoption("hil_reflash")),
         module_path=tuple(p for tree in trees for p in tree.module_path()),
+        load=config.getoption("hil_load"),
     )
 
 

@@ -21,7 +21,14 @@ from hilrig.compare.unittest_output import UnittestReport, judge_unittest, unitt
 from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
-from hilrig.run.decisions import board_lacks, early_verdict, reference_cannot_compile
+from hilrig.run import differential as both
+from hilrig.run.decisions import (
+    board_lacks,
+    check_compiler,
+    early_verdict,
+    reference_cannot_compile,
+    wiring_gap,
+)
 from hilrig.run.mptests import Conditions
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
@@ -60,6 +67,7 @@ class Options:
     # module path of host VMs (board and reference) for the programs' trees (their extmod/,
     # unittest), as MicroPython's run-tests.py sets MICROPYPATH
     module_path: tuple[Path, ...] = ()
+    load: str | None = None  # --hil-load: mpy | source | both (hilrig.run.differential)
 
     @property
     def results_folder(self) -> Path:
@@ -87,6 +95,7 @@ class ProgramRun:
     notes: tuple[str, ...] = field(default=())
     reference_label: str = ""  # what the board's output was compared with
     unittest: UnittestReport | None = None  # the program ran unittest; judged by its summary
+    source_check: both.SourceCheck | None = None  # --hil-load=both: the source run and its verdict
 
 
 def make_connection(
@@ -147,6 +156,7 @@ class HilSession:
         self.board: Board | None = None
         self.caps: Capabilities | None = None
         self.runner: Runner | None = None
+        self.source_runner: Runner | None = None  # --hil-load=both
         self.reference: Reference | None = None  # the main reference, named in the header
         self.references: dict[str, Reference | None] = {}  # by kind, started on first use
         self.pinned: Reference | None = None  # one reference for every program (repro)
@@ -170,6 +180,7 @@ class HilSession:
         compiler = self._compiler(self.caps)
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
         self.runner.wiring = self.spec.wiring
+        self.source_runner = both.source_runner(self.runner, self.options.load)
         main = "host" if self.options.reference == "auto" else self.options.reference
         self.reference = self.references[main] = self._make_reference(main)
         if isinstance(self.reference, HostReference):
@@ -226,7 +237,7 @@ class HilSession:
         log.info("flash: %s", report)
 
     def _compiler(self, caps: Capabilities) -> Compiler | None:
-        load = self.spec.load
+        load = both.load_mode(self.spec.load, self.options.load)
         if load is LoadMode.SOURCE or (load is LoadMode.AUTO and not caps.can_import_mpy):
             return None
         if not caps.can_import_mpy:
@@ -306,7 +317,20 @@ class HilSession:
         transcript = self._save_transcript(program, board)
         early = early_verdict(board)
         report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
-        return self._finish(report if early is not None else self._compare(report))
+        report = report if early is not None else self._compare(report)
+        return self._finish(self._check_source(report) if self.options.load == "both" else report)
+
+    def _check_source(self, report: ProgramRun) -> ProgramRun:
+        """--hil-load=both: the program again as source, compared with its .mpy run."""
+        assert report.board is not None and self.caps is not None
+        folder = self.options.results_folder / self.spec.name / "transcripts"
+        timeout = self.timeout_for(report.program)
+        check = both.check_source(
+            self.source_runner, self.caps, report.program, report.board, timeout, folder
+        )
+        return replace(
+            report, comparison=both.combined(report.comparison, check), source_check=check
+        )
 
     def pin_reference(self, reference: Reference) -> None:
         """Compare every program with ``reference`` (a bundle's recorded run)."""
@@ -382,10 +406,14 @@ class HilSession:
 
     def _finish(self, report: ProgramRun) -> ProgramRun:
         keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
-        if not keep and report.transcript is not None:
-            report.transcript.unlink(missing_ok=True)
-            return replace(report, transcript=None)
-        return report
+        if keep:
+            return report
+        for path in (report.transcript, both.transcript_of(report.source_check)):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        return replace(
+            report, transcript=None, source_check=both.without_transcript(report.source_check)
+        )
 
     def _save_transcript(self, program: Program, result: RunResult) -> Path | None:
         if self.runner is None or self.runner.transcript is None:
@@ -431,7 +459,7 @@ def identity(session: HilSession) -> dict[str, str]:
         "implementation": f"micropython {caps.version_text} on {caps.platform}",
         "mpy_abi": abi,
         "mpy_cross": compiler,
-        "load": _LOAD_TEXT[session.mode],
+        "load": both.load_text(session.options.load, _LOAD_TEXT[session.mode], caps),
         "numbers": f"float {caps.float_bits}-bit, small int {caps.small_int_bits}-bit",
         "errors": caps.error_reporting.name.lower(),
         "reference": ref,
@@ -451,33 +479,6 @@ def micropython_only(source: bytes) -> bool:
 
 def _label(kind: str, reference: Reference) -> str:
     return f"{reference.label} (--hil-reference={kind})"
-
-
-def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
-    """Refuse a compiler whose output this firmware cannot load, before anything is sent."""
-    from hilrig.mpy.compiler import CompileRequest
-    from hilrig.mpy.reader import check_loadable, read_header
-
-    sample = compiler.compile(CompileRequest(b"x=1\n", "<check>"))
-    try:
-        check_loadable(read_header(sample), caps, f"what {compiler.mpy_cross.label} writes")
-    except IncompatibleMpy as exc:
-        raise IncompatibleMpy(
-            f"{compiler.mpy_cross.path} cannot be used: {exc}; nothing was sent to the board"
-        ) from exc
-
-
-def wiring_gap(program: Program, spec: TargetSpec) -> str | None:
-    """Why a program that imports ``target_wiring`` cannot run on this target, or None."""
-    needed = program.wiring_needed
-    if needed is None:
-        return None
-    if not spec.wiring.values:
-        return f"target {spec.name} has no [wiring] table ({spec.path}); the program needs one"
-    missing = sorted(needed - spec.wiring.names)
-    if missing:
-        return f"target {spec.name} lacks wiring {', '.join(missing)} ({spec.path}, [wiring])"
-    return None
 
 
 def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramRun:
