@@ -19,6 +19,7 @@ import pytest
 from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.gate.policy import GateOptions, Ledger
+from hilrig.gate.target_reference import target_name
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
 from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTests
@@ -52,8 +53,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--hil-reference",
         default=None,
-        choices=("auto", "host", "cpython", "exp"),
-        help=f"what board output is compared with (default {Options.reference})",
+        metavar="{auto,host,cpython,exp,target:NAME}",
+        help=f"what board output is compared with (default {Options.reference}); target:NAME: "
+        "the same programs on a board of target NAME",
+    )
+    group.addoption(
+        "--hil-reference-firmware",
+        default=None,
+        metavar="FILE",
+        help="with --hil-reference=target:NAME: flash (QEMU: boot) this firmware on the "
+        "reference board first",
     )
     group.addoption(
         "--hil-emit",
@@ -147,6 +156,8 @@ def read_options(config: pytest.Config) -> Options:
     mpy_cross = config.getoption("hil_mpy_cross")
     reference = config.getoption("hil_reference")
     firmware = config.getoption("hil_firmware")
+    ref_firmware = config.getoption("hil_reference_firmware")
+    _check_reference(reference, ref_firmware)
     return Options(
         rootdir=root,
         timeout_s=_checked(TIMEOUT, timeout, "--hil-timeout") if timeout is not None else None,
@@ -160,7 +171,29 @@ def read_options(config: pytest.Config) -> Options:
         reflash=bool(config.getoption("hil_reflash")),
         module_path=tuple(p for tree in trees for p in tree.module_path()),
         load=config.getoption("hil_load"),
+        reference_firmware=Path(ref_firmware) if ref_firmware is not None else None,
     )
+
+
+def _check_reference(reference: str | None, firmware: str | None) -> None:
+    if reference is not None and reference not in _REFERENCES and ":" not in reference:
+        raise pytest.UsageError(
+            f"--hil-reference={reference}: use auto, host, cpython, exp or target:NAME"
+        )
+    try:
+        name = target_name(reference or "")
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if reference is not None and ":" in reference and name is None:
+        raise pytest.UsageError(f"--hil-reference={reference}: the only prefix is target:NAME")
+    if firmware is not None and name is None:
+        raise pytest.UsageError(
+            "--hil-reference-firmware is for --hil-reference=target:NAME; add that option "
+            "or drop this one"
+        )
+
+
+_REFERENCES = ("auto", "host", "cpython", "exp")
 
 
 def test_trees(config: pytest.Config, root: Path) -> list[TestTree]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hilrig.boards.board import Board, Connection
 from hilrig.capabilities import Capabilities
+from hilrig.compare.gap import compare_targets
 from hilrig.compare.judge import Comparison, Verdict, compare_expected, compare_runs
 from hilrig.compare.patterns import compare_patterns
 from hilrig.compare.unittest_output import UnittestReport, judge_unittest, unittest_report
@@ -33,7 +34,7 @@ from hilrig.run.mptests import Conditions
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
-from hilrig.targets.spec import BoardSpec, Kind, LoadMode, TargetSpec
+from hilrig.targets.spec import BoardSpec, HostVMSpec, Kind, LoadMode, TargetSpec
 
 if TYPE_CHECKING:
     from hilrig.boards.labgrid_place import HeldPlace
@@ -67,6 +68,7 @@ class Options:
     # module path of host VMs (board and reference) for the programs' trees (their extmod/,
     # unittest), as MicroPython's run-tests.py sets MICROPYPATH
     module_path: tuple[Path, ...] = ()
+    reference_firmware: Path | None = None  # --hil-reference-firmware, for target:NAME
     load: str | None = None  # --hil-load: mpy | source | both (hilrig.run.differential)
 
     @property
@@ -108,11 +110,11 @@ def make_connection(
     chosen by an explicit match on kind."""
     match spec.kind:
         case Kind.HOSTVM:
-            from hilrig.boards.hostvm import HostVM, host_vm_command
+            from hilrig.boards.hostvm import HostVM, host_vm_command, with_heap
 
-            command = spec.hostvm.command if spec.hostvm else None
-            path = (*spec.hostvm.path, *module_path) if spec.hostvm else tuple(module_path)
-            return HostVM(host_vm_command(command), label=f"{spec.name} VM", path=path)
+            vm = spec.hostvm or HostVMSpec()
+            command = with_heap(host_vm_command(vm.command), vm.heap_bytes)
+            return HostVM(command, label=f"{spec.name} VM", path=(*vm.path, *module_path))
         case Kind.QEMU:
             from hilrig.boards.qemu import QemuMachine
 
@@ -269,6 +271,8 @@ class HilSession:
                 return CPythonReference(self.options.cache_folder, self.spec.max_output_bytes)
             case "exp":
                 return None
+            case str() if kind.startswith("target:"):
+                return None  # hilrig.gate.target_reference pins the leased board
         raise ConfigError(f"--hil-reference={kind}: use auto, host, cpython or exp")
 
     def timeout_for(self, program: Program) -> float:
@@ -352,7 +356,8 @@ class HilSession:
             return replace(
                 report, comparison=judge_unittest(unit), unittest=unit, reference_label=label
             )
-        expected = program.expected_for(program.emit or self.emit)
+        target = self.options.reference.startswith("target:")
+        expected = None if target else program.expected_for(program.emit or self.emit)
         if expected is not None:
             return replace(
                 report,
@@ -371,7 +376,8 @@ class HilSession:
             ref = reference.run(program, self.timeout_for(program))
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
-        comparison = board_lacks(board, ref, reference.label) or compare_runs(
+        compare = compare_targets if target else compare_runs
+        comparison = board_lacks(board, ref, reference.label) or compare(
             board, ref, self.caps, reference.caps, self.spec.compare
         )
         return replace(
