@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from real_targets import MICROBIT, microbit_spec
 
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.compare.gap import compare_targets, gap_spec
@@ -22,7 +23,6 @@ from hilrig.results import Outcome, RunResult
 from hilrig.targets.find import BUILTIN_DIR
 from hilrig.targets.load import parse_target
 from hilrig.targets.spec import CompareSpec
-from real_targets import MICROBIT, microbit_spec
 
 pytest_plugins = ["pytester"]
 
