@@ -222,3 +222,71 @@ def test_stm32_two_builds(project: pytest.Pytester) -> None:
     )
     result.stdout.fnmatch_lines(["FAILED suites/fmt.py::fmt*", "FAILED suites/views.py::views*"])
     result.stdout.fnmatch_lines(["*views - board finished normally, reference raised Typ*"])
+
+
+# Sleeps where the heap is the unix port's default 2 MiB, not on the 16 KiB reference VM.
+SLOW_ON_BIG_HEAP = (
+    "import gc, time\n"
+    "if gc.mem_free() + gc.mem_alloc() > 100000:\n"
+    "    time.sleep(0.4)\n"
+    "print('done')\n"
+)
+
+
+def test_slower_fails_a_program_that_became_slow_showing_both_times(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "suites" / "slow.py").write_text(SLOW_ON_BIG_HEAP)
+    result = project.runpytest(
+        "--target=unix", "--hil-reference=target:small", "--hil-slower=3", "--junitxml=out.xml"
+    )
+    # sums.py is a few ms on both: over 3 times slower perhaps, but under the 0.05 s floor
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*times slower than on the reference: board 0.4* s, reference 0.0* s (--hil-slower 3;*"]
+    )
+    xml = ET.parse(project.path / "out.xml").getroot()
+    cases = {case.get("name"): case for case in xml.iter("testcase")}
+    times = {
+        str(p.get("name")): float(str(p.get("value")))
+        for p in cases["slow"].iter("property")
+        if str(p.get("name")).endswith("duration_s")
+    }
+    assert times["hilrig_duration_s"] >= 0.4 > times["hilrig_reference_duration_s"]
+    manifest = json.loads(
+        (project.path / ".hilrig/results/unix/bundles/suites__slow.py/bundle.json").read_text()
+    )
+    assert manifest["board"]["duration_s"] >= 0.4 > manifest["reference"]["duration_s"]
+    # without --hil-slower the same run passes: time is recorded, not judged
+    project.runpytest("--target=unix", "--hil-reference=target:small").assert_outcomes(passed=2)
+
+
+def test_slower_needs_a_target_reference_and_a_sane_factor(project: pytest.Pytester) -> None:
+    result = project.runpytest("--target=unix", "--hil-slower=2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hil-slower compares the board's time with a reference*"])
+    result = project.runpytest("--target=unix", "--hil-reference=target:small", "--hil-slower=0.5")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hil-slower = 0.5 is not allowed*"])
+
+
+def test_duration_is_in_junit_for_every_program(project: pytest.Pytester) -> None:
+    project.runpytest("--target=unix", "--junitxml=out.xml").assert_outcomes(passed=1)
+    props = props_of(project.path / "out.xml")
+    assert 0 < float(props["hilrig_duration_s"]) < 10
+
+
+def test_judge_time_ratio_and_floor() -> None:
+    from hilrig.compare.judge import Comparison
+    from hilrig.run.timing import FLOOR_S, judge_time
+
+    match = Comparison(Verdict.MATCH, "output matches")
+    ref = RunResult(Outcome.OK, b"x\n", duration_s=0.010)
+    tiny = RunResult(Outcome.OK, b"x\n", duration_s=0.010 + FLOOR_S * 0.9)  # 5.5x, under floor
+    assert judge_time(match, tiny, ref, 2.0) is match
+    slow = RunResult(Outcome.OK, b"x\n", duration_s=0.200)
+    assert judge_time(match, slow, ref, 2.0).verdict is Verdict.MISMATCH
+    assert judge_time(match, slow, ref, 25.0) is match  # 20 times slower, within 25
+    assert judge_time(match, slow, ref, None) is match
+    mismatch = Comparison(Verdict.MISMATCH, "stdout differs")
+    assert judge_time(mismatch, slow, ref, 2.0) is mismatch  # the output difference is the news

@@ -28,6 +28,7 @@ from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.differential import LOAD_CHOICES
 from hilrig.run.mptests import TestTree, find_tree
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
+from hilrig.run.timing import SLOWER
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
 
@@ -76,6 +77,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=LOAD_CHOICES,
         help="send programs as .mpy or source (default: the target's); both: each program "
         "as .mpy and as source on the board, failing where the runs differ",
+    )
+    group.addoption(
+        "--hil-slower",
+        default=None,
+        metavar="X",
+        help="with --hil-reference=target:NAME: fail a program more than X times slower on "
+        "the board than on the reference (and slower by more than 0.05 s)",
     )
     group.addoption(
         "--hil-mpy-cross",
@@ -158,6 +166,12 @@ def read_options(config: pytest.Config) -> Options:
     firmware = config.getoption("hil_firmware")
     ref_firmware = config.getoption("hil_reference_firmware")
     _check_reference(reference, ref_firmware)
+    slower = config.getoption("hil_slower")
+    if slower is not None and target_name(reference or "") is None:
+        raise pytest.UsageError(
+            "--hil-slower compares the board's time with a reference board's: add "
+            "--hil-reference=target:NAME"
+        )
     return Options(
         rootdir=root,
         timeout_s=_checked(TIMEOUT, timeout, "--hil-timeout") if timeout is not None else None,
@@ -171,6 +185,7 @@ def read_options(config: pytest.Config) -> Options:
         reflash=bool(config.getoption("hil_reflash")),
         module_path=tuple(p for tree in trees for p in tree.module_path()),
         load=config.getoption("hil_load"),
+        slower=_checked(SLOWER, slower, "--hil-slower") if slower is not None else None,
         reference_firmware=Path(ref_firmware) if ref_firmware is not None else None,
     )
 

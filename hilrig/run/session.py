@@ -34,6 +34,7 @@ from hilrig.run.mptests import Conditions
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
+from hilrig.run.timing import judge_time
 from hilrig.targets.spec import BoardSpec, HostVMSpec, Kind, LoadMode, TargetSpec
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Options:
     # unittest), as MicroPython's run-tests.py sets MICROPYPATH
     module_path: tuple[Path, ...] = ()
     reference_firmware: Path | None = None  # --hil-reference-firmware, for target:NAME
+    slower: float | None = None  # --hil-slower: the board's time against a target reference's
     load: str | None = None  # --hil-load: mpy | source | both (hilrig.run.differential)
 
     @property
@@ -380,6 +382,7 @@ class HilSession:
         comparison = board_lacks(board, ref, reference.label) or compare(
             board, ref, self.caps, reference.caps, self.spec.compare
         )
+        comparison = judge_time(comparison, board, ref, self.options.slower if target else None)
         return replace(
             report, reference=ref, comparison=comparison, reference_label=_label(kind, reference)
         )
