@@ -17,8 +17,9 @@ from hilrig.gate.lease import Held
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.gate.pool import BoardPool
 from hilrig.gate.target_reference import TargetReference, start_target_reference, target_name
+from hilrig.run.identity import identity
 from hilrig.run.multicheck import HostFleet
-from hilrig.run.session import HilSession, Options, ProgramRun, identity
+from hilrig.run.session import HilSession, Options, ProgramRun
 from hilrig.targets.find import known_targets
 from hilrig.targets.spec import TargetSpec
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hilrig.boards.board import Board, Connection
+from hilrig.boards.board import Board
 from hilrig.capabilities import Capabilities
 from hilrig.compare.gap import compare_targets
 from hilrig.compare.judge import Comparison, Verdict, compare_expected, compare_runs
@@ -23,6 +21,7 @@ from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMp
 from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
 from hilrig.run import differential as both
+from hilrig.run.connect import make_board, make_connection
 from hilrig.run.decisions import (
     board_lacks,
     check_compiler,
@@ -35,7 +34,7 @@ from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
 from hilrig.run.timing import judge_time
-from hilrig.targets.spec import BoardSpec, HostVMSpec, Kind, LoadMode, TargetSpec
+from hilrig.targets.spec import BoardSpec, LoadMode, TargetSpec
 
 if TYPE_CHECKING:
     from hilrig.boards.labgrid_place import HeldPlace
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
-_LOAD_TEXT = {
-    "mpy": "mpy (the board imports .mpy from RAM)",
-    "source": "source (the firmware cannot import .mpy; programs are sent as text)",
-}
 _UNDECIDED = Comparison(Verdict.MISMATCH, "not compared yet", "", ())
 
 
@@ -100,54 +95,6 @@ class ProgramRun:
     reference_label: str = ""  # what the board's output was compared with
     unittest: UnittestReport | None = None  # the program ran unittest; judged by its summary
     source_check: both.SourceCheck | None = None  # --hil-load=both: the source run and its verdict
-
-
-def make_connection(
-    spec: TargetSpec,
-    index: int,
-    place: HeldPlace | None = None,
-    module_path: Sequence[Path] = (),
-) -> Connection:
-    """The connection for board ``index`` of a target (or the acquired labgrid ``place``),
-    chosen by an explicit match on kind."""
-    match spec.kind:
-        case Kind.HOSTVM:
-            from hilrig.boards.hostvm import HostVM, host_vm_command, with_heap
-
-            vm = spec.hostvm or HostVMSpec()
-            command = with_heap(host_vm_command(vm.command), vm.heap_bytes)
-            return HostVM(command, label=f"{spec.name} VM", path=(*vm.path, *module_path))
-        case Kind.QEMU:
-            from hilrig.boards.qemu import QemuMachine
-
-            assert spec.qemu is not None
-            return QemuMachine(spec.qemu, spec.name, label=f"{spec.name} #{index}")
-        case Kind.SERIAL:
-            from hilrig.boards.serial_board import SerialConnection
-            from hilrig.flash import hard_reset_for
-
-            board = spec.boards[index % len(spec.boards)]
-            reset = partial(hard_reset_for, spec, board) if spec.flash is not None else None
-            return SerialConnection(spec, board, hard_reset=reset)
-        case Kind.LABGRID:
-            from hilrig.boards.labgrid_place import LabgridConnection
-
-            if place is None or spec.labgrid is None:
-                raise ConfigError(f"target {spec.name} needs an acquired labgrid place")
-            return LabgridConnection(spec.name, place, spec.labgrid)
-    raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
-
-
-def make_board(
-    spec: TargetSpec,
-    index: int,
-    module_path: Sequence[Path] = (),
-    place: HeldPlace | None = None,
-) -> Board:
-    """Board ``index`` of a target, not yet started."""
-    boot = spec.qemu.boot_timeout_s if spec.qemu else 15.0
-    connection = make_connection(spec, index, place, module_path)
-    return Board(connection, boot_timeout_s=boot, plain=spec.repl)
 
 
 class HilSession:
@@ -443,37 +390,6 @@ class HilSession:
                     closer.close()
                 except Exception as exc:  # noqa: BLE001 - shutting down must finish
                     log.warning("closing: %s", exc)
-
-
-def identity(session: HilSession) -> dict[str, str]:
-    """What identifies the firmware and tools of a run (header lines and junit properties)."""
-    caps = session.caps
-    assert caps is not None
-    abi = "absent (firmware cannot say which .mpy it loads)"
-    if caps.mpy is not None:
-        abi = f"{caps.mpy} = .mpy v{caps.mpy_version}.{caps.mpy_sub_version}, " + (
-            f"native arch {caps.arch}" if caps.arch else "no native code"
-        )
-    runner = session.runner
-    compiler = runner.compiler.mpy_cross.label if runner and runner.compiler else "none"
-    ref_runner = getattr(session.reference, "runner", None)
-    if compiler == "none" and ref_runner is not None and ref_runner.compiler is not None:
-        compiler = f"none on the board; the reference uses {ref_runner.compiler.mpy_cross.label}"
-    ref = session.reference.label if session.reference else "exp files only"
-    if session.options.reference == "auto":
-        ref = f"auto: a .exp file, else CPython for MicroPython's own tests, else {ref}"
-    return {
-        "target": session.spec.name,
-        "firmware": caps.banner or caps.sys_version,
-        "implementation": f"micropython {caps.version_text} on {caps.platform}",
-        "mpy_abi": abi,
-        "mpy_cross": compiler,
-        "load": both.load_text(session.options.load, _LOAD_TEXT[session.mode], caps),
-        "numbers": f"float {caps.float_bits}-bit, small int {caps.small_int_bits}-bit",
-        "errors": caps.error_reporting.name.lower(),
-        "reference": ref,
-        **({"flash": session.flashed} if session.flashed else {}),
-    }
 
 
 _MICROPYTHON_ONLY = re.compile(
