@@ -290,3 +290,13 @@ def test_judge_time_ratio_and_floor() -> None:
     assert judge_time(match, slow, ref, None) is match
     mismatch = Comparison(Verdict.MISMATCH, "stdout differs")
     assert judge_time(mismatch, slow, ref, 2.0) is mismatch  # the output difference is the news
+
+
+def test_a_module_the_board_lacks_is_a_difference_not_a_skip(project: pytest.Pytester) -> None:
+    # Against the host VM a module the board lacks is a skip when the reference has it; against
+    # another board it is what the build changed (the unix port has no microbit module)
+    microbit_spec()
+    (project.path / "suites" / "mb.py").write_text("import microbit\nprint('ok')\n")
+    result = project.runpytest(f"--hil-reference=target:{MICROBIT}", "--target=unix", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*mb.py::mb - board raised ImportError, reference finished*"])

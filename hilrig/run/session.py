@@ -325,10 +325,10 @@ class HilSession:
             ref = reference.run(program, self.timeout_for(program))
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
+        # between two boards a module or heap the board lacks is news, not a skip
+        lacks = None if target else board_lacks(board, ref, reference.label)
         compare = compare_targets if target else compare_runs
-        comparison = board_lacks(board, ref, reference.label) or compare(
-            board, ref, self.caps, reference.caps, self.spec.compare
-        )
+        comparison = lacks or compare(board, ref, self.caps, reference.caps, self.spec.compare)
         comparison = judge_time(comparison, board, ref, self.options.slower if target else None)
         return replace(
             report, reference=ref, comparison=comparison, reference_label=_label(kind, reference)
