@@ -52,6 +52,7 @@ TIMEOUT = Limit(0.1, DAY_S, "seconds")  # a program's wall-clock limit
 LOCK_TIMEOUT = Limit(0.0, DAY_S, "seconds")  # 0: take a free board now or give up, do not wait
 COUNT = Limit(1, 1000, "runs", whole=True)
 FLASH_TIMEOUT = Limit(1.0, DAY_S, "seconds")  # one board's flashing, erase included
+HEAP = Limit(4096, 2**30, "bytes", whole=True)  # [hostvm] heap_bytes: the unix port's GC heap
 
 
 def _number(value: object, whole: bool) -> float | None:

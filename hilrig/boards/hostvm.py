@@ -52,6 +52,17 @@ def host_vm_command(override: Sequence[str] | None = None) -> list[str]:
     return [exe, "-i"]
 
 
+def with_heap(command: Sequence[str], heap_bytes: int | None) -> list[str]:
+    """The VM command with its GC heap set to ``heap_bytes`` (the unix port's ``-X heapsize``),
+    given just before the trailing ``-i`` (or at the end)."""
+    if heap_bytes is None:
+        return list(command)
+    option = ["-X", f"heapsize={heap_bytes}"]
+    if command and command[-1] == "-i":
+        return [*command[:-1], *option, "-i"]
+    return [*command, *option]
+
+
 def module_path_env(path: Sequence[Path]) -> dict[str, str] | None:
     """The environment for a VM whose module path starts with ``path`` (None: unchanged).
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hilrig.gate.policy import start_leased
-from hilrig.run.session import Options, identity
+from hilrig.run.identity import identity
+from hilrig.run.session import Options
 from hilrig.targets.find import find_rootdir
 from hilrig.targets.load import load_target
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hilrig.compare.judge import Verdict
-from hilrig.errors import HilrigError
+from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.limits import COUNT, LOCK_TIMEOUT
 
@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
     report.add_argument(
         "--append", action="store_true", help="append to --output (as $GITHUB_STEP_SUMMARY wants)"
+    )
+    report.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT.html",
+        help="also write the matrix as one self-contained page (diffs, transcripts, times)",
     )
     report.set_defaults(handler=run_report)
     repro = subparsers.add_parser(
@@ -65,6 +71,13 @@ def run_report(args: argparse.Namespace) -> int:
     from hilrig.gate.summary import summarise
 
     text = summarise(args.junit)
+    if args.html is not None:
+        from hilrig.gate.html_report import write_html
+
+        try:
+            write_html(args.junit, args.html)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {args.html}: {exc.strerror or exc}") from exc
     if args.output is None:
         print(text, end="")
         return 0

@@ -93,6 +93,7 @@ def write_bundle(
         "board": _result_json(report.board),
         "reference": _result_json(reference),
         "reference_caps": caps_to_json(ref_caps) if ref_caps is not None else None,
+        **_check_json(report),
         "files": files,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -137,10 +138,34 @@ def _write_files(
             files[f"{side}.traceback"] = result.traceback
     if report.transcript is not None and report.transcript.is_file():
         files["transcript.txt"] = report.transcript.read_bytes()
+    if report.source_check is not None:
+        files.update(_source_check_files(report))
     for name, data in files.items():
         path = folder / name
         path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, "utf-8")
     return {name: _describe(name) for name in sorted(files)}
+
+
+def _source_check_files(report: ProgramRun) -> dict[str, bytes | str]:
+    """--hil-load=both: the source run beside the .mpy run, and ``hilrig mpy inspect`` of the
+    .mpy that was sent."""
+    from hilrig.errors import HilrigError
+    from hilrig.mpy.reader import format_summary, read_mpy
+
+    files: dict[str, bytes | str] = {}
+    check, prepared = report.source_check, report.prepared
+    if check is not None and check.run is not None:
+        files["source.stdout"] = check.run.stdout
+        files["source.traceback"] = check.run.traceback
+    if check is not None and check.transcript is not None and check.transcript.is_file():
+        files["transcript-source.txt"] = check.transcript.read_bytes()
+    if prepared is not None and prepared.mpy is not None:
+        text = report.program.source.decode("utf-8", errors="replace")
+        try:
+            files["program.mpy.txt"] = format_summary(read_mpy(prepared.mpy, "program.mpy"), text)
+        except HilrigError as exc:
+            files["program.mpy.txt"] = f"hilrig mpy inspect cannot read it: {exc}\n"
+    return files
 
 
 def _describe(name: str) -> str:
@@ -151,12 +176,27 @@ def _describe(name: str) -> str:
         "command.txt": "the mpy-cross command line",
         "identity.json": "firmware and tools of the run",
         "transcript.txt": "every byte to and from the board",
+        "transcript-source.txt": "every byte of the source run (--hil-load=both)",
+        "program.mpy.txt": "hilrig mpy inspect of program.mpy",
         "diff.txt": "the failure as reported",
     }
     if name.endswith(".toml"):
         return "the target file"
     side, _, part = name.partition(".")
     return known.get(name, f"{side} {part}")
+
+
+def _check_json(report: ProgramRun) -> dict[str, Any]:
+    check = report.source_check
+    if check is None:
+        return {}
+    return {
+        "source_run": _result_json(check.run),
+        "source_check": {
+            "verdict": check.comparison.verdict.value,
+            "reason": check.comparison.reason,
+        },
+    }
 
 
 def _result_json(result: RunResult | None) -> dict[str, Any] | None:

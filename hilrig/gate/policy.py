@@ -132,6 +132,9 @@ def to_properties(run: GatedRun, run_properties: Mapping[str, str]) -> list[tupl
     ]
     if report.reference_label:
         props.append(("hilrig_reference", report.reference_label))
+    for name, timed in (("duration_s", report.board), ("reference_duration_s", report.reference)):
+        if timed is not None:
+            props.append((f"hilrig_{name}", f"{timed.duration_s:.4f}"))
     if decision.status.failing:
         props.append(("hilrig_reason", decision.headline))
     if report.transcript is not None and report.transcript.is_file():

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from hilrig.boards.board import Board
 from hilrig.gate.lease import Held, acquire
-from hilrig.run.session import make_board
+from hilrig.run.connect import make_board
 from hilrig.targets.spec import TargetSpec
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hilrig.errors import ConfigError
@@ -45,6 +45,9 @@ class Case:
     program: str
     mark: Mark
     reason: str = ""
+    detail: str = ""  # the whole failure text (diff, traceback table), for the HTML report
+    duration_s: float | None = None  # the board's time (hilrig_duration_s)
+    transcript: str = ""  # the transcript file the run kept, if any
 
 
 @dataclass(frozen=True)
@@ -89,19 +92,46 @@ def _properties(element: ET.Element) -> dict[str, str]:
 
 def _case(testcase: ET.Element, default_target: str) -> Case:
     props = _properties(testcase)
-    target = props.get("hilrig_target", default_target)
-    program = props.get("hilrig_program") or _program_name(testcase)
+    case = Case(
+        props.get("hilrig_target", default_target),
+        props.get("hilrig_program") or _program_name(testcase),
+        Mark.PASSED,
+        duration_s=_seconds(props.get("hilrig_duration_s")),
+        transcript=props.get("transcript", ""),
+    )
     for tag in ("failure", "error"):
         found = testcase.find(tag)
         if found is not None:
             intermittent = props.get("hilrig_gate") == "intermittent"
             mark = Mark.INTERMITTENT if intermittent else Mark.FAILED
-            return Case(target, program, mark, props.get("hilrig_reason") or _message(found))
+            reason = props.get("hilrig_reason") or _message(found)
+            return replace(case, mark=mark, reason=reason, detail=found.text or "")
     skipped = testcase.find("skipped")
     if skipped is not None:
         known = skipped.get("type") == "pytest.xfail"
-        return Case(target, program, Mark.KNOWN if known else Mark.SKIPPED, _message(skipped))
-    return Case(target, program, Mark.PASSED)
+        mark = Mark.KNOWN if known else Mark.SKIPPED
+        return replace(case, mark=mark, reason=_message(skipped), detail=skipped.text or "")
+    return case
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def read_identities(path: Path) -> dict[str, dict[str, str]]:
+    """Per target of one junit file, its run properties (firmware, reference firmware, …)
+    without the ``hilrig_`` prefix."""
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    found: dict[str, dict[str, str]] = {}
+    for suite in suites:
+        props = _properties(suite)
+        target = props.get("hilrig_target", path.stem)
+        found[target] = {k.removeprefix("hilrig_"): v for k, v in props.items()}
+    return found
 
 
 def _program_name(testcase: ET.Element) -> str:

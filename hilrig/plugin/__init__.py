@@ -19,14 +19,17 @@ import pytest
 from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.lease import DEFAULT_LOCK_TIMEOUT_S
 from hilrig.gate.policy import GateOptions, Ledger
+from hilrig.gate.target_reference import target_name
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT, Limit
 from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
 from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTests
 from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
+from hilrig.run.differential import LOAD_CHOICES
 from hilrig.run.mptests import TestTree, find_tree
 from hilrig.run.program import read_program
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
+from hilrig.run.timing import SLOWER
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
 
@@ -52,14 +55,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--hil-reference",
         default=None,
-        choices=("auto", "host", "cpython", "exp"),
-        help=f"what board output is compared with (default {Options.reference})",
+        metavar="{auto,host,cpython,exp,target:NAME}",
+        help=f"what board output is compared with (default {Options.reference}); target:NAME: "
+        "the same programs on a board of target NAME",
+    )
+    group.addoption(
+        "--hil-reference-firmware",
+        default=None,
+        metavar="FILE",
+        help="with --hil-reference=target:NAME: flash (QEMU: boot) this firmware on the "
+        "reference board first",
     )
     group.addoption(
         "--hil-emit",
         default=None,
         choices=("bytecode", "native", "viper"),
         help="mpy-cross emitter for all programs (default: the target's)",
+    )
+    group.addoption(
+        "--hil-load",
+        default=None,
+        choices=LOAD_CHOICES,
+        help="send programs as .mpy or source (default: the target's); both: each program "
+        "as .mpy and as source on the board, failing where the runs differ",
+    )
+    group.addoption(
+        "--hil-slower",
+        default=None,
+        metavar="X",
+        help="with --hil-reference=target:NAME: fail a program more than X times slower on "
+        "the board than on the reference (and slower by more than 0.05 s)",
     )
     group.addoption(
         "--hil-mpy-cross",
@@ -140,6 +165,14 @@ def read_options(config: pytest.Config) -> Options:
     mpy_cross = config.getoption("hil_mpy_cross")
     reference = config.getoption("hil_reference")
     firmware = config.getoption("hil_firmware")
+    ref_firmware = config.getoption("hil_reference_firmware")
+    _check_reference(reference, ref_firmware)
+    slower = config.getoption("hil_slower")
+    if slower is not None and target_name(reference or "") is None:
+        raise pytest.UsageError(
+            "--hil-slower compares the board's time with a reference board's: add "
+            "--hil-reference=target:NAME"
+        )
     return Options(
         rootdir=root,
         timeout_s=_checked(TIMEOUT, timeout, "--hil-timeout") if timeout is not None else None,
@@ -152,7 +185,31 @@ def read_options(config: pytest.Config) -> Options:
         firmware=Path(firmware) if firmware is not None else None,
         reflash=bool(config.getoption("hil_reflash")),
         module_path=tuple(p for tree in trees for p in tree.module_path()),
+        load=config.getoption("hil_load"),
+        slower=_checked(SLOWER, slower, "--hil-slower") if slower is not None else None,
+        reference_firmware=Path(ref_firmware) if ref_firmware is not None else None,
     )
+
+
+def _check_reference(reference: str | None, firmware: str | None) -> None:
+    if reference is not None and reference not in _REFERENCES and ":" not in reference:
+        raise pytest.UsageError(
+            f"--hil-reference={reference}: use auto, host, cpython, exp or target:NAME"
+        )
+    try:
+        name = target_name(reference or "")
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if reference is not None and ":" in reference and name is None:
+        raise pytest.UsageError(f"--hil-reference={reference}: the only prefix is target:NAME")
+    if firmware is not None and name is None:
+        raise pytest.UsageError(
+            "--hil-reference-firmware is for --hil-reference=target:NAME; add that option "
+            "or drop this one"
+        )
+
+
+_REFERENCES = ("auto", "host", "cpython", "exp")
 
 
 def test_trees(config: pytest.Config, root: Path) -> list[TestTree]:

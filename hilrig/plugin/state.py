@@ -16,8 +16,10 @@ from hilrig.gate.baseline import Baseline
 from hilrig.gate.lease import Held
 from hilrig.gate.policy import GateOptions, Ledger
 from hilrig.gate.pool import BoardPool
+from hilrig.gate.target_reference import TargetReference, start_target_reference, target_name
+from hilrig.run.identity import identity
 from hilrig.run.multicheck import HostFleet
-from hilrig.run.session import HilSession, Options, ProgramRun, identity
+from hilrig.run.session import HilSession, Options, ProgramRun
 from hilrig.targets.find import known_targets
 from hilrig.targets.spec import TargetSpec
 
@@ -42,6 +44,7 @@ class _State:
     more_specs: tuple[TargetSpec, ...] = ()  # --target=a,b: where instances 1, 2, … run
     pool: BoardPool | None = None
     fleet: HostFleet | None = None
+    target_reference: TargetReference | None = None  # --hil-reference=target:NAME
 
     def ensure_session(self) -> HilSession:
         """Lease a board and start it on first use; later calls re-raise the first failure."""
@@ -60,9 +63,25 @@ class _State:
             except HilrigError as exc:
                 self.start_error = exc
                 raise
+            self._pin_target_reference(self.session)
             self.properties.update(identity(self.session))
             self.properties.update(gating.board_properties(self.session))
         return self.session
+
+    def _pin_target_reference(self, session: HilSession) -> None:
+        """--hil-reference=target:NAME: lease and start that board, compare with it."""
+        name = target_name(self.options.reference)
+        if name is None:
+            return
+        try:
+            self.target_reference = start_target_reference(
+                name, self.options, self.gate.lock_timeout_s, on_wait=self.say
+            )
+        except HilrigError as exc:
+            self.start_error = HilrigError(f"reference target {name}: {exc}")
+            raise self.start_error from exc
+        session.pin_reference(self.target_reference)
+        self.properties["reference_firmware"] = self.target_reference.firmware
 
     def extra_boards(self, count: int) -> list[Board]:
         """Boards for instances 1 … ``count`` of a multi-board program (leased on first use)."""
@@ -82,7 +101,7 @@ class _State:
 
     def close(self) -> None:
         """Stop the boards, then give their leases back."""
-        for part in (self.fleet, self.pool, self.session):
+        for part in (self.fleet, self.pool, self.target_reference, self.session):
             if part is not None:
                 part.close()
         if self.lease is not None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 
+from hilrig.capabilities import Capabilities
 from hilrig.compare.judge import Comparison, Verdict
 from hilrig.compare.tracebacks import parse_traceback
-from hilrig.errors import CompileError
+from hilrig.errors import CompileError, IncompatibleMpy
+from hilrig.mpy.compiler import Compiler
 from hilrig.results import Outcome, RunResult
+from hilrig.run.program import Program
+from hilrig.targets.spec import TargetSpec
 
 _MISSING_MODULE = re.compile(r"[Nn]o module named '([\w.]+)'")
 
@@ -87,4 +91,31 @@ def board_lacks(board: RunResult, reference: RunResult | None, ref_label: str) -
         )
     if _out_of_memory(board) and (reference is None or not _out_of_memory(reference)):
         return Comparison(Verdict.SKIP, "too large for the board's heap (MemoryError)", "", ())
+    return None
+
+
+def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
+    """Refuse a compiler whose output this firmware cannot load, before anything is sent."""
+    from hilrig.mpy.compiler import CompileRequest
+    from hilrig.mpy.reader import check_loadable, read_header
+
+    sample = compiler.compile(CompileRequest(b"x=1\n", "<check>"))
+    try:
+        check_loadable(read_header(sample), caps, f"what {compiler.mpy_cross.label} writes")
+    except IncompatibleMpy as exc:
+        raise IncompatibleMpy(
+            f"{compiler.mpy_cross.path} cannot be used: {exc}; nothing was sent to the board"
+        ) from exc
+
+
+def wiring_gap(program: Program, spec: TargetSpec) -> str | None:
+    """Why a program that imports ``target_wiring`` cannot run on this target, or None."""
+    needed = program.wiring_needed
+    if needed is None:
+        return None
+    if not spec.wiring.values:
+        return f"target {spec.name} has no [wiring] table ({spec.path}); the program needs one"
+    missing = sorted(needed - spec.wiring.names)
+    if missing:
+        return f"target {spec.name} lacks wiring {', '.join(missing)} ({spec.path}, [wiring])"
     return None

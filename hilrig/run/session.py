@@ -8,27 +8,35 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hilrig.boards.board import Board, Connection
+from hilrig.boards.board import Board
 from hilrig.capabilities import Capabilities
+from hilrig.compare.gap import compare_targets
 from hilrig.compare.judge import Comparison, Verdict, compare_expected, compare_runs
 from hilrig.compare.patterns import compare_patterns
 from hilrig.compare.unittest_output import UnittestReport, judge_unittest, unittest_report
 from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
-from hilrig.run.decisions import board_lacks, early_verdict, reference_cannot_compile
+from hilrig.run import differential as both
+from hilrig.run.connect import make_board, make_connection
+from hilrig.run.decisions import (
+    board_lacks,
+    check_compiler,
+    early_verdict,
+    reference_cannot_compile,
+    wiring_gap,
+)
 from hilrig.run.mptests import Conditions
 from hilrig.run.pipeline import Prefetcher
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
-from hilrig.targets.spec import BoardSpec, Kind, LoadMode, TargetSpec
+from hilrig.run.timing import judge_time
+from hilrig.targets.spec import BoardSpec, LoadMode, TargetSpec
 
 if TYPE_CHECKING:
     from hilrig.boards.labgrid_place import HeldPlace
@@ -36,10 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
-_LOAD_TEXT = {
-    "mpy": "mpy (the board imports .mpy from RAM)",
-    "source": "source (the firmware cannot import .mpy; programs are sent as text)",
-}
 _UNDECIDED = Comparison(Verdict.MISMATCH, "not compared yet", "", ())
 
 
@@ -62,6 +66,9 @@ class Options:
     # module path of host VMs (board and reference) for the programs' trees (their extmod/,
     # unittest), as MicroPython's run-tests.py sets MICROPYPATH
     module_path: tuple[Path, ...] = ()
+    reference_firmware: Path | None = None  # --hil-reference-firmware, for target:NAME
+    slower: float | None = None  # --hil-slower: the board's time against a target reference's
+    load: str | None = None  # --hil-load: mpy | source | both (hilrig.run.differential)
 
     @property
     def results_folder(self) -> Path:
@@ -89,54 +96,7 @@ class ProgramRun:
     notes: tuple[str, ...] = field(default=())
     reference_label: str = ""  # what the board's output was compared with
     unittest: UnittestReport | None = None  # the program ran unittest; judged by its summary
-
-
-def make_connection(
-    spec: TargetSpec,
-    index: int,
-    place: HeldPlace | None = None,
-    module_path: Sequence[Path] = (),
-) -> Connection:
-    """The connection for board ``index`` of a target (or the acquired labgrid ``place``),
-    chosen by an explicit match on kind."""
-    match spec.kind:
-        case Kind.HOSTVM:
-            from hilrig.boards.hostvm import HostVM, host_vm_command
-
-            command = spec.hostvm.command if spec.hostvm else None
-            path = (*spec.hostvm.path, *module_path) if spec.hostvm else tuple(module_path)
-            return HostVM(host_vm_command(command), label=f"{spec.name} VM", path=path)
-        case Kind.QEMU:
-            from hilrig.boards.qemu import QemuMachine
-
-            assert spec.qemu is not None
-            return QemuMachine(spec.qemu, spec.name, label=f"{spec.name} #{index}")
-        case Kind.SERIAL:
-            from hilrig.boards.serial_board import SerialConnection
-            from hilrig.flash import hard_reset_for
-
-            board = spec.boards[index % len(spec.boards)]
-            reset = partial(hard_reset_for, spec, board) if spec.flash is not None else None
-            return SerialConnection(spec, board, hard_reset=reset)
-        case Kind.LABGRID:
-            from hilrig.boards.labgrid_place import LabgridConnection
-
-            if place is None or spec.labgrid is None:
-                raise ConfigError(f"target {spec.name} needs an acquired labgrid place")
-            return LabgridConnection(spec.name, place, spec.labgrid)
-    raise ConfigError(f"{spec.path}: unsupported kind {spec.kind}")  # pragma: no cover
-
-
-def make_board(
-    spec: TargetSpec,
-    index: int,
-    module_path: Sequence[Path] = (),
-    place: HeldPlace | None = None,
-) -> Board:
-    """Board ``index`` of a target, not yet started."""
-    boot = spec.qemu.boot_timeout_s if spec.qemu else 15.0
-    connection = make_connection(spec, index, place, module_path)
-    return Board(connection, boot_timeout_s=boot, plain=spec.repl)
+    source_check: both.SourceCheck | None = None  # --hil-load=both: the source run and its verdict
 
 
 class HilSession:
@@ -149,6 +109,7 @@ class HilSession:
         self.board: Board | None = None
         self.caps: Capabilities | None = None
         self.runner: Runner | None = None
+        self.source_runner: Runner | None = None  # --hil-load=both
         self.reference: Reference | None = None  # the main reference, named in the header
         self.references: dict[str, Reference | None] = {}  # by kind, started on first use
         self.pinned: Reference | None = None  # one reference for every program (repro)
@@ -174,6 +135,7 @@ class HilSession:
         compiler = self._compiler(self.caps)
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
         self.runner.wiring = self.spec.wiring
+        self.source_runner = both.source_runner(self.runner, self.options.load)
         main = "host" if self.options.reference == "auto" else self.options.reference
         self.reference = self.references[main] = self._make_reference(main)
         if isinstance(self.reference, HostReference):
@@ -230,7 +192,7 @@ class HilSession:
         log.info("flash: %s", report)
 
     def _compiler(self, caps: Capabilities) -> Compiler | None:
-        load = self.spec.load
+        load = both.load_mode(self.spec.load, self.options.load)
         if load is LoadMode.SOURCE or (load is LoadMode.AUTO and not caps.can_import_mpy):
             return None
         if not caps.can_import_mpy:
@@ -262,6 +224,8 @@ class HilSession:
                 return CPythonReference(self.options.cache_folder, self.spec.max_output_bytes)
             case "exp":
                 return None
+            case str() if kind.startswith("target:"):
+                return None  # hilrig.gate.target_reference pins the leased board
         raise ConfigError(f"--hil-reference={kind}: use auto, host, cpython or exp")
 
     def timeout_for(self, program: Program) -> float:
@@ -310,7 +274,20 @@ class HilSession:
         transcript = self._save_transcript(program, board)
         early = early_verdict(board)
         report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
-        return self._finish(report if early is not None else self._compare(report))
+        report = report if early is not None else self._compare(report)
+        return self._finish(self._check_source(report) if self.options.load == "both" else report)
+
+    def _check_source(self, report: ProgramRun) -> ProgramRun:
+        """--hil-load=both: the program again as source, compared with its .mpy run."""
+        assert report.board is not None and self.caps is not None
+        folder = self.options.results_folder / self.spec.name / "transcripts"
+        timeout = self.timeout_for(report.program)
+        check = both.check_source(
+            self.source_runner, self.caps, report.program, report.board, timeout, folder
+        )
+        return replace(
+            report, comparison=both.combined(report.comparison, check), source_check=check
+        )
 
     def pin_reference(self, reference: Reference) -> None:
         """Compare every program with ``reference`` (a bundle's recorded run)."""
@@ -332,7 +309,8 @@ class HilSession:
             return replace(
                 report, comparison=judge_unittest(unit), unittest=unit, reference_label=label
             )
-        expected = program.expected_for(program.emit or self.emit)
+        target = self.options.reference.startswith("target:")
+        expected = None if target else program.expected_for(program.emit or self.emit)
         if expected is not None:
             return replace(
                 report,
@@ -353,9 +331,11 @@ class HilSession:
                 ref = reference.run(program, self.timeout_for(program))
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
-        comparison = board_lacks(board, ref, reference.label) or compare_runs(
-            board, ref, self.caps, reference.caps, self.spec.compare
-        )
+        # between two boards a module or heap the board lacks is news, not a skip
+        lacks = None if target else board_lacks(board, ref, reference.label)
+        compare = compare_targets if target else compare_runs
+        comparison = lacks or compare(board, ref, self.caps, reference.caps, self.spec.compare)
+        comparison = judge_time(comparison, board, ref, self.options.slower if target else None)
         return replace(
             report, reference=ref, comparison=comparison, reference_label=_label(kind, reference)
         )
@@ -388,10 +368,14 @@ class HilSession:
 
     def _finish(self, report: ProgramRun) -> ProgramRun:
         keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
-        if not keep and report.transcript is not None:
-            report.transcript.unlink(missing_ok=True)
-            return replace(report, transcript=None)
-        return report
+        if keep:
+            return report
+        for path in (report.transcript, both.transcript_of(report.source_check)):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        return replace(
+            report, transcript=None, source_check=both.without_transcript(report.source_check)
+        )
 
     def _save_transcript(self, program: Program, result: RunResult) -> Path | None:
         if self.runner is None or self.runner.transcript is None:
@@ -436,37 +420,6 @@ class HilSession:
                     log.warning("closing: %s", exc)
 
 
-def identity(session: HilSession) -> dict[str, str]:
-    """What identifies the firmware and tools of a run (header lines and junit properties)."""
-    caps = session.caps
-    assert caps is not None
-    abi = "absent (firmware cannot say which .mpy it loads)"
-    if caps.mpy is not None:
-        abi = f"{caps.mpy} = .mpy v{caps.mpy_version}.{caps.mpy_sub_version}, " + (
-            f"native arch {caps.arch}" if caps.arch else "no native code"
-        )
-    runner = session.runner
-    compiler = runner.compiler.mpy_cross.label if runner and runner.compiler else "none"
-    ref_runner = getattr(session.reference, "runner", None)
-    if compiler == "none" and ref_runner is not None and ref_runner.compiler is not None:
-        compiler = f"none on the board; the reference uses {ref_runner.compiler.mpy_cross.label}"
-    ref = session.reference.label if session.reference else "exp files only"
-    if session.options.reference == "auto":
-        ref = f"auto: a .exp file, else CPython for MicroPython's own tests, else {ref}"
-    return {
-        "target": session.spec.name,
-        "firmware": caps.banner or caps.sys_version,
-        "implementation": f"micropython {caps.version_text} on {caps.platform}",
-        "mpy_abi": abi,
-        "mpy_cross": compiler,
-        "load": _LOAD_TEXT[session.mode],
-        "numbers": f"float {caps.float_bits}-bit, small int {caps.small_int_bits}-bit",
-        "errors": caps.error_reporting.name.lower(),
-        "reference": ref,
-        **({"flash": session.flashed} if session.flashed else {}),
-    }
-
-
 _MICROPYTHON_ONLY = re.compile(
     rb"^\s*(?:import micropython|from micropython import)|\bconst\(|@micropython\.", re.MULTILINE
 )
@@ -479,33 +432,6 @@ def micropython_only(source: bytes) -> bool:
 
 def _label(kind: str, reference: Reference) -> str:
     return f"{reference.label} (--hil-reference={kind})"
-
-
-def check_compiler(compiler: Compiler, caps: Capabilities) -> None:
-    """Refuse a compiler whose output this firmware cannot load, before anything is sent."""
-    from hilrig.mpy.compiler import CompileRequest
-    from hilrig.mpy.reader import check_loadable, read_header
-
-    sample = compiler.compile(CompileRequest(b"x=1\n", "<check>"))
-    try:
-        check_loadable(read_header(sample), caps, f"what {compiler.mpy_cross.label} writes")
-    except IncompatibleMpy as exc:
-        raise IncompatibleMpy(
-            f"{compiler.mpy_cross.path} cannot be used: {exc}; nothing was sent to the board"
-        ) from exc
-
-
-def wiring_gap(program: Program, spec: TargetSpec) -> str | None:
-    """Why a program that imports ``target_wiring`` cannot run on this target, or None."""
-    needed = program.wiring_needed
-    if needed is None:
-        return None
-    if not spec.wiring.values:
-        return f"target {spec.name} has no [wiring] table ({spec.path}); the program needs one"
-    missing = sorted(needed - spec.wiring.names)
-    if missing:
-        return f"target {spec.name} lacks wiring {', '.join(missing)} ({spec.path}, [wiring])"
-    return None
 
 
 def _verdict(program: Program, verdict: Verdict, reason: str) -> ProgramRun:

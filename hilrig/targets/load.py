@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hilrig.errors import ConfigError, UnsetVariable
-from hilrig.limits import DAY_S, TIMEOUT, Limit
+from hilrig.limits import DAY_S, HEAP, TIMEOUT, Limit
 from hilrig.targets.find import find_target
 from hilrig.targets.spec import (
     BoardSpec,
@@ -97,8 +97,9 @@ def parse_target(data: Mapping[str, Any], path: Path) -> TargetSpec:
 def _hostvm(t: _Table, path: Path) -> HostVMSpec:
     command = t.str_list("command")
     folders = tuple((path.parent / entry).resolve() for entry in t.str_list("path") or ())
+    heap = t.whole("heap_bytes", HEAP)
     t.reject_unknown()
-    return HostVMSpec(command=tuple(command) if command else None, path=folders)
+    return HostVMSpec(command=tuple(command) if command else None, path=folders, heap_bytes=heap)
 
 
 def _qemu(t: _Table, path: Path) -> QemuSpec:

@@ -36,6 +36,7 @@ class HostVMSpec:
 
     command: tuple[str, ...] | None = None
     path: tuple[Path, ...] = ()  # MICROPYPATH entries, before any the environment gives
+    heap_bytes: int | None = None  # the VM's GC heap (-X heapsize), e.g. a board's; None: 2 MiB
 
 
 @dataclass(frozen=True)
