@@ -22,7 +22,8 @@ pytest_plugins = ["pytester"]
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    names = ("chromium", "chromium-browser", "google-chrome")  # the last on GitHub's runners
+    found = next((p for p in map(shutil.which, names) if p is not None), None)
     if found is None:
         message = "headless Chromium is not installed: apt-get install chromium"
         if os.environ.get("CI") == "true":
