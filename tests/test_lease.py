@@ -113,8 +113,10 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     unix = (BUILTIN_DIR / "unix.toml").read_text()
-    assert "instances = 2\n" in unix  # the built-in unix target has two VMs
-    (pytester.path / "targets" / "vms.toml").write_text(unix)
+    assert "instances = 4\n" in unix  # the built-in unix target has four VMs
+    (pytester.path / "targets" / "vms.toml").write_text(
+        unix.replace("instances = 4", "instances = 2")
+    )
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "one.py").write_text("print(1)\n")
     (pytester.path / "suites" / "two.py").write_text("print(2)\n")

@@ -40,6 +40,9 @@ class Connection(Protocol):
 
     label: str
     soft_reset_restarts: bool  # the unix port ends its process on soft reset
+    # Plain raw mode loses nothing here whatever the pace (the host VM's pty: the kernel holds
+    # what the VM has not read yet), so programs go in one write instead of raw-paste windows.
+    lossless_input: bool
 
     def open(self, deadline: Deadline) -> Link:
         """Boot or connect; return the byte stream."""
@@ -108,6 +111,7 @@ class Board:
         else:
             pacing, chunk = self.plain.plain_pause_s, self.plain.plain_chunk_bytes
         self.repl = RawRepl(self.link, raw_paste=raw_paste, pacing_s=pacing, chunk=chunk)
+        self.repl.prefer_plain = self.connection.lossless_input
         if self.connection.fresh_link_entered():
             self.repl.read_until(RAW_PROMPT, deadline)
         else:

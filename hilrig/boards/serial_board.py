@@ -43,6 +43,7 @@ class SerialConnection:
     """One board on a serial port."""
 
     soft_reset_restarts = False
+    lossless_input = False
 
     def __init__(
         self,

@@ -176,7 +176,13 @@ def _by_name(name: str, when: Conditions) -> str | None:
 
 def find_tree(path: Path) -> TestTree | None:
     """The MicroPython test tree a program (or a folder) lies in, or None."""
-    for folder in (path.resolve(), *path.resolve().parents):
+    resolved = path.resolve()
+    return _tree_at(resolved if resolved.is_dir() else resolved.parent)
+
+
+@cache
+def _tree_at(start: Path) -> TestTree | None:
+    for folder in (start, *start.parents):
         if (folder / "run-tests.py").is_file() and (folder / "feature_check").is_dir():
             return load_tree(folder)
     return None

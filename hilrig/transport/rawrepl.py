@@ -60,6 +60,9 @@ class RawRepl:
         self.raw_paste = raw_paste
         self.pacing_s = pacing_s  # pause between plain-mode chunks; 0 on flow-controlled links
         self._pending = bytearray()
+        # Once raw-paste support is known (the capability probe asks), send in plain raw mode:
+        # for links that lose nothing, one write beats raw-paste's window round trips.
+        self.prefer_plain = False
         if raw_paste:
             link.flow_controlled()
 
@@ -199,7 +202,10 @@ class RawRepl:
         is read with :meth:`take` (or :class:`hilrig.transport.stream.OutputStream`).
         """
         try:
-            if self.raw_paste is False or not self._paste(code, deadline):
+            known = self.raw_paste is not None
+            if self.raw_paste is False or (known and self.prefer_plain):
+                self._plain(code, deadline)
+            elif not self._paste(code, deadline):
                 self._plain(code, deadline)
         except LinkTimeout as exc:
             raise ReplError(
