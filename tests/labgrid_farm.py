@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from local_services import free_port, require
 
 from hilrig import processes
 
@@ -38,38 +39,16 @@ def labgrid_tool(name: str) -> str | None:
     return str(beside) if beside.is_file() else shutil.which(name)
 
 
-def in_ci() -> bool:
-    """CI (``CI=true``, or ``HILRIG_CI`` set): a missing tool fails instead of skipping."""
-    return os.environ.get("CI") == "true" or bool(os.environ.get("HILRIG_CI"))
-
-
 def require_farm() -> None:
     """Skip (fail in CI) unless labgrid, ser2net, QEMU and the micro:bit firmware are here."""
-    missing = [
-        what
-        for what, present in (
-            ("labgrid", importlib.util.find_spec("labgrid") is not None),
-            ("labgrid-coordinator", labgrid_tool("labgrid-coordinator") is not None),
-            ("ser2net", os.access(SER2NET, os.X_OK)),
-            ("qemu-system-arm", shutil.which("qemu-system-arm") is not None),
-            (str(FIRMWARE), FIRMWARE.is_file()),
-        )
-        if not present
-    ]
-    if not missing:
-        return
-    message = f"needs {', '.join(missing)}: {INSTALL}"
-    if in_ci():
-        pytest.fail(f"missing in CI: {message}")
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on at the moment."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    tools = (
+        ("labgrid", importlib.util.find_spec("labgrid") is not None),
+        ("labgrid-coordinator", labgrid_tool("labgrid-coordinator") is not None),
+        ("ser2net", os.access(SER2NET, os.X_OK)),
+        ("qemu-system-arm", shutil.which("qemu-system-arm") is not None),
+        (str(FIRMWARE), FIRMWARE.is_file()),
+    )
+    require(tools, INSTALL)
 
 
 def wait_for(

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from projects import hil_project
 
 from hilrig.compare.judge import Verdict
 from hilrig.errors import ConfigError
@@ -20,7 +21,6 @@ from hilrig.gate.baseline import (
     updated,
     write_baseline,
 )
-from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
@@ -136,11 +136,7 @@ print("even" if n % 2 == 0 else "odd")
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """The unix target, one passing program and one that fails against its .exp file."""
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    suites = pytester.path / "suites"
-    suites.mkdir()
+    suites = hil_project(pytester, "unix")
     (suites / "good.py").write_text("print(6 * 7)\n")
     (suites / "wrong.py").write_text("print(6 * 7)\n")
     (suites / "wrong.py.exp").write_text("41\n")

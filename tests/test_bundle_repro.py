@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from projects import hil_project
 
 from hilrig.boards.hostvm import host_vm_command
 from hilrig.cli import main
@@ -32,10 +33,7 @@ WRONG = "print('a')\nprint(6 * 7)\nraise ValueError('late')\n"
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A unix-target project with a program that fails against its .exp file."""
     monkeypatch.chdir(pytester.path)
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    (pytester.path / "suites").mkdir()
+    hil_project(pytester, "unix")
     (pytester.path / "suites" / "good.py").write_text("print(1)\n")
     (pytester.path / "suites" / "wrong.py").write_text(WRONG)
     (pytester.path / "suites" / "wrong.py.exp").write_text(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from soundness import HOST  # the host VM's capabilities, one definition
 
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.compare.judge import MAX_SHOWN_LINES, Verdict, compare_expected, compare_runs
@@ -16,14 +17,6 @@ from hilrig.results import Outcome, RunResult
 from hilrig.targets.spec import CompareSpec
 
 MICROPYTHON = shutil.which("micropython")
-HOST = Capabilities(
-    platform="linux",
-    version=(1, 29, 0),
-    banner="MicroPython v1.29.0-preview on linux",
-    float_bits=64,
-    small_int_bits=63,
-    error_reporting=ErrorReporting.DETAILED,
-)
 MICROBIT = Capabilities(
     platform="microbit",
     version=(1, 9, 2),

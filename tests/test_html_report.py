@@ -12,11 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from projects import hil_project
 
 from hilrig.cli import main
 from hilrig.gate.html_report import render_html
 from hilrig.gate.summary import Case, Mark, build_matrix
-from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
@@ -52,11 +52,7 @@ def open_in_chromium(page: Path, fragment: str = "") -> tuple[str, str]:
 @pytest.fixture
 def junit(pytester: pytest.Pytester) -> Path:
     """A real run on the host VM: one program fails, one passes, one skips itself."""
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    suites = pytester.path / "suites"
-    suites.mkdir()
+    suites = hil_project(pytester, "unix")
     (suites / "good.py").write_text("print(6 * 7)\n")
     (suites / "bad.py").write_text("print('<b>&', 6 * 7)\n")
     (suites / "bad.py.exp").write_text("<b>& 41\n")

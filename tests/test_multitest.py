@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from projects import hil_project
 from real_targets import MICROBIT, microbit_spec
 
 from hilrig.boards.hostvm import host_vm_command
@@ -114,10 +115,7 @@ def instance1():
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A user project with the built-in unix target (four VMs) and an empty suites folder."""
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    (pytester.path / "suites").mkdir()
+    hil_project(pytester, "unix")
     return pytester
 
 

@@ -7,8 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from hilrig.targets.find import BUILTIN_DIR
+from projects import hil_project
 
 pytest_plugins = ["pytester"]
 
@@ -16,10 +15,7 @@ pytest_plugins = ["pytester"]
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A user project: the unix target, a conftest naming the plugin, an empty suites folder."""
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    (pytester.path / "suites").mkdir()
+    hil_project(pytester, "unix")
     return pytester
 
 

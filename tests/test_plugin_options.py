@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from projects import hil_project
 
 from hilrig.cli import main
 from hilrig.errors import ConfigError
 from hilrig.limits import COUNT, LOCK_TIMEOUT, TIMEOUT
-from hilrig.targets.find import BUILTIN_DIR
 from hilrig.targets.load import load_target
 
 pytest_plugins = ["pytester"]
@@ -22,10 +22,7 @@ BAD_SECONDS = ["-1", "0", "nan", "inf", "-inf", "ten", "1e12", ""]
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A unix-target project with one passing program."""
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    (pytester.path / "suites").mkdir()
+    hil_project(pytester, "unix")
     (pytester.path / "suites" / "a.py").write_text("print(1)\n")
     return pytester
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from projects import hil_project
 
 from hilrig.results import Outcome
 from hilrig.run.program import read_program
 from hilrig.run.reference import CPythonReference
-from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
 
@@ -35,10 +35,7 @@ def test_frames_name_the_program_as_the_board_does(tmp_path: Path) -> None:
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A unix-target project."""
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    (pytester.path / "suites").mkdir()
+    hil_project(pytester, "unix")
     return pytester
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_services import free_port, require
 
 from hilrig import processes
 
@@ -30,28 +31,12 @@ PROGRAMS = {
 
 
 def _require_tools() -> None:
-    missing = [
-        what
-        for what, present in (
-            ("ser2net", os.access(SER2NET, os.X_OK)),
-            ("qemu-system-arm", shutil.which("qemu-system-arm") is not None),
-            (str(FIRMWARE), FIRMWARE.is_file()),
-        )
-        if not present
-    ]
-    if not missing:
-        return
-    message = f"needs {', '.join(missing)}: {INSTALL}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"missing in CI: {message}")
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    tools = (
+        ("ser2net", os.access(SER2NET, os.X_OK)),
+        ("qemu-system-arm", shutil.which("qemu-system-arm") is not None),
+        (str(FIRMWARE), FIRMWARE.is_file()),
+    )
+    require(tools, INSTALL)
 
 
 def _wait_for(what: str, check: object, proc: subprocess.Popen[bytes], log: Path) -> str:
@@ -110,7 +95,7 @@ def remote_port(tmp_path: Path) -> Iterator[int]:
     try:
         qemu, pty = _start_qemu(tmp_path)
         started.append(qemu)
-        port = _free_port()
+        port = free_port()
         started.append(_start_ser2net(tmp_path, pty, port))
         yield port
     finally:

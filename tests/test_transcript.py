@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from projects import hil_project
 from scripted_link import ScriptedLink
 
 from hilrig.deadline import Deadline
-from hilrig.targets.find import BUILTIN_DIR
 from hilrig.transport.transcript import KEEP_BYTES, MERGE_S, TAIL_BYTES, RecordingLink, Transcript
 
 pytest_plugins = ["pytester"]
@@ -92,11 +92,7 @@ def test_save_creates_folders(tmp_path: Path) -> None:
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
-    (pytester.path / "targets").mkdir()
-    (pytester.path / "targets" / "unix.toml").write_text((BUILTIN_DIR / "unix.toml").read_text())
-    suites = pytester.path / "suites"
-    suites.mkdir()
+    suites = hil_project(pytester, "unix")
     (suites / "good.py").write_text("print('good-marker')\n")
     (suites / "good.py.exp").write_text("good-marker\n")
     (suites / "bad.py").write_text("print('bad-marker')\nraise ValueError('boom-123')\n")

@@ -59,12 +59,7 @@ class TargetReference:
         prepared = runner.prepare(program)
         wiring = runner.wiring.module_source() if program.wiring_needed is not None else ""
         key = cache_key("target", self.identity, program.name, prepared.payload, wiring)
-        cached = self.results.get(key)
-        if cached is not None:
-            return cached
-        result = runner.run(program, prepared, timeout_s)
-        self.results.put(key, result)
-        return result
+        return self.results.recall(key, lambda: runner.run(program, prepared, timeout_s))
 
     def close(self) -> None:
         """Stop the reference board, then give its lease back."""

@@ -27,7 +27,6 @@ from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.differential import LOAD_CHOICES
 from hilrig.run.mptests import TestTree, find_tree
-from hilrig.run.program import read_program
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.run.timing import SLOWER
 from hilrig.targets.load import load_target
@@ -399,7 +398,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if isinstance(nextitem, MultiProgramItem):
         return
     try:
-        program = read_program(nextitem.path, state.options.rootdir)
+        program = state.program(nextitem.path)
     except (OSError, HilrigError):
         return  # its own turn reports it
     state.session.prefetch(program)

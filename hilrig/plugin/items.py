@@ -17,7 +17,6 @@ from hilrig.plugin.state import STATE, _State, known
 from hilrig.run.failure import describe_failure
 from hilrig.run.multicheck import MultiReport, check_multi, describe_multi
 from hilrig.run.multitest import instance_count
-from hilrig.run.program import read_program
 from hilrig.run.session import HilSession, ProgramRun
 
 
@@ -65,7 +64,7 @@ class ProgramItem(pytest.Item):
         leaves a bundle, and a failure the baseline knows is an xfail."""
         state = self.config.stash[STATE]
         session = self._session(state)
-        program = read_program(self.path, state.options.rootdir)
+        program = state.program(self.path)
         run = gating.run_gated(session, program, state.gate.count, state.baseline, state.properties)
         self.user_properties.extend(gating.to_properties(run, state.properties))
         self.hil_report = run.report
@@ -121,7 +120,7 @@ class MultiProgramItem(ProgramItem):
         state = self.config.stash[STATE]
         session = self._session(state)
         assert session.board is not None
-        program = read_program(self.path, state.options.rootdir)
+        program = state.program(self.path)
         count = instance_count(program.source)
         try:
             boards = [session.board, *state.extra_boards(count - 1)]

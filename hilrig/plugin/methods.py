@@ -17,7 +17,6 @@ from hilrig.compare.judge import Verdict
 from hilrig.compare.unittest_output import MethodResult
 from hilrig.errors import HilrigError
 from hilrig.plugin.state import STATE
-from hilrig.run.program import read_program
 from hilrig.run.session import ProgramRun
 
 
@@ -77,7 +76,7 @@ class MethodItem(pytest.Item):
             session = state.ensure_session()
         except HilrigError as exc:
             pytest.fail(f"board not available: {exc}", pytrace=False)
-        report = session.run_program(read_program(self.path, state.options.rootdir))
+        report = session.run_program(state.program(self.path))
         state.program_runs[self.path] = report
         return report
 

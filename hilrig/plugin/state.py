@@ -19,6 +19,7 @@ from hilrig.gate.pool import BoardPool
 from hilrig.gate.target_reference import TargetReference, start_target_reference, target_name
 from hilrig.run.identity import identity
 from hilrig.run.multicheck import HostFleet
+from hilrig.run.program import Program, read_program
 from hilrig.run.session import HilSession, Options, ProgramRun
 from hilrig.targets.find import known_targets
 from hilrig.targets.spec import TargetSpec
@@ -41,6 +42,14 @@ class _State:
     properties: dict[str, str] = field(default_factory=dict)
     trees: tuple[Path, ...] = ()  # MicroPython test trees whose programs are collected too
     program_runs: dict[Path, ProgramRun] = field(default_factory=dict)  # for unittest methods
+    programs: dict[Path, Program] = field(default_factory=dict)
+
+    def program(self, path: Path) -> Program:
+        """The program at ``path``, read once a run (the prefetch reads the next one early)."""
+        if path not in self.programs:
+            self.programs[path] = read_program(path, self.options.rootdir)
+        return self.programs[path]
+
     more_specs: tuple[TargetSpec, ...] = ()  # --target=a,b: where instances 1, 2, … run
     pool: BoardPool | None = None
     fleet: HostFleet | None = None

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +64,15 @@ class ResultCache:
             data["truncated"],
             data["detail"],
         )
+
+    def recall(self, key: str, run: Callable[[], RunResult]) -> RunResult:
+        """The result stored under ``key``, else ``run()``'s, stored for next time."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        result = run()
+        self.put(key, result)
+        return result
 
     def put(self, key: str, result: RunResult) -> None:
         """Store a result (atomically; concurrent writers write the same content)."""
@@ -141,12 +150,7 @@ class HostReference:
         key = cache_key(
             "host", self.caps.banner, prepared.payload, str(self.max_output), path, wiring
         )
-        cached = self.results.get(key)
-        if cached is not None:
-            return cached
-        result = runner.run(program, prepared, timeout_s)
-        self.results.put(key, result)
-        return result
+        return self.results.recall(key, lambda: runner.run(program, prepared, timeout_s))
 
     def close(self) -> None:
         """Stop the reference VM."""
@@ -167,9 +171,9 @@ class CPythonReference:
     def run(self, program: Program, timeout_s: float) -> RunResult:
         """Run ``python -B -S program.py`` in the program's folder (or recall it)."""
         key = cache_key("cpython", sys.version, program.name, program.source)
-        cached = self.results.get(key)
-        if cached is not None:
-            return cached
+        return self.results.recall(key, lambda: self._run(program, timeout_s))
+
+    def _run(self, program: Program, timeout_s: float) -> RunResult:
         started = time.monotonic()
         try:
             proc = subprocess.run(
@@ -188,15 +192,13 @@ class CPythonReference:
         outcome = Outcome.EXCEPTION if proc.returncode != 0 and tb.strip() else Outcome.OK
         if outcome is Outcome.OK and printed_skip(proc.stdout):
             outcome = Outcome.SKIP  # run-tests.py runs CPython for no skip: the board decides
-        result = RunResult(
+        return RunResult(
             outcome,
             proc.stdout[: self.max_output],
             tb if outcome is Outcome.EXCEPTION else b"",
             time.monotonic() - started,
             len(proc.stdout) > self.max_output,
         )
-        self.results.put(key, result)
-        return result
 
     def close(self) -> None:
         """Nothing to stop."""
