@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from projects import hil_project
 
+from hilrig.mpy.payload import MOUNT
+
 pytest_plugins = ["pytester"]
 
 
@@ -88,7 +90,7 @@ def test_mismatching_reference_fails_with_a_diff(project: pytest.Pytester) -> No
     program(
         project,
         "env.py",
-        "import sys\nprint(len(sys.argv) >= 0)\nprint(sys.path[0] == '/__hilrig')\n",
+        f"import sys\nprint(len(sys.argv) >= 0)\nprint(sys.path[0] == '{MOUNT}')\n",
     )
     result = project.runpytest("--target=unix", "--hil-reference=cpython")
     result.assert_outcomes(failed=1)

@@ -16,8 +16,8 @@ from hilrig.errors import ReplError
 # Modules whose presence decides skips and the loader; checked by import, cheapest first.
 MODULES = tuple(
     "micropython gc array struct ustruct collections ucollections io uio json ujson re ure math "
-    "cmath os uos vfs errno time utime select binascii hashlib random heapq _thread asyncio "
-    "machine".split()
+    "cmath os uos vfs errno time utime select binascii deflate hashlib random heapq _thread "
+    "asyncio machine".split()
 )
 
 PROBE_SCRIPT = """\

@@ -10,34 +10,34 @@ from __future__ import annotations
 
 import base64
 import re
+import zlib
 
 from hilrig.capabilities import Capabilities
 from hilrig.errors import ConfigError
 
-MODULE = "__hilrig_prog"
-MOUNT = "/__hilrig"
+MODULE = "_h"
+MOUNT = "/_h"
+DEFLATE_WBITS = 9  # the smallest window CPython's zlib writes raw DEFLATE for
 
 # Every byte counts: on an emulated STM32 the UART moves about 25 bytes a millisecond, and this
-# script travels with every program (a soft reset between programs clears it). The .mpy travels
-# as base64 where the firmware has binascii (4 bytes per 3, against about 3 per byte as a bytes
-# literal full of \\x escapes).
+# script travels with every program (a soft reset between programs clears it), so the names are
+# short. The filesystem holds one file; ``open`` hands out the .mpy as an ``io.BytesIO`` (a stream
+# the import machinery reads like a file, copying the code into RAM as run-tests.py's loader
+# does) after renaming the module being created to ``__main__``. The .mpy travels as base64 where
+# the firmware has binascii (4 bytes per 3, against about 3 per byte as a bytes literal full of
+# \\x escapes), and compressed where the firmware has deflate and that makes it shorter: the board
+# reads it through a ``deflate.DeflateIO`` stream (raw DEFLATE with a 512-byte window, so the
+# board needs 512 bytes for it). Any exception from ``stat`` means "no such file" to the importer.
 _INJECT = """\
-import sys,{io},{fs}
-{data}
-class __HF({io}.IOBase):
- def __init__(s):
-  m=sys.modules['{module}'];m.__name__='__main__';sys.modules['__main__']=m;s.o=0
- def ioctl(s,r,a):return 0 if r==4 else -1
- def readinto(s,b):
-  n=len(b);b[:]=memoryview(__hb)[s.o:s.o+n];s.o+=n;return n
-class __HFS:
- def mount(s,r,m):pass
- def umount(s):pass
- def stat(s,p):
-  if p!='/{module}.mpy' and p!='{module}.mpy':raise OSError(2)
-  return (32768,0,0,0,0,0,0,0,0,0)
- def open(s,p,m):return __HF()
-{fs}.mount(__HFS(),'{mount}')
+import sys,{io},{fs}{imports}
+class L:
+ def mount(*a):0
+ def umount(*a):0
+ def stat(s,p):return{{'{module}.mpy':(0,)*10}}[p.strip('/')]
+ def open(*a):
+  M=sys.modules['{module}'];M.__name__='__main__';sys.modules['__main__']=M
+  return {stream}
+{fs}.mount(L(),'{mount}')
 sys.path.insert(0,'{mount}')
 __import__('{module}')
 """
@@ -47,16 +47,30 @@ IMPORT_LINE = _INJECT.count("\n")
 INJECTOR_FRAME = f'  File "<stdin>", line {IMPORT_LINE}, in <module>'
 
 
-def mpy_payload(mpy: bytes, caps: Capabilities) -> bytes:
-    """The script that imports ``mpy`` from an in-RAM filesystem on this firmware."""
+def mpy_payload(mpy: bytes, caps: Capabilities, compress: bool = True) -> bytes:
+    """The script that imports ``mpy`` from an in-RAM filesystem on this firmware.
+
+    ``compress=False`` where bytes cost nothing (the host VM's pty): compressing would only add
+    work on both sides.
+    """
     io = "io" if "io" in caps.modules else "uio"
     fs = "vfs" if "vfs" in caps.modules else ("os" if "os" in caps.modules else "uos")
-    if "binascii" in caps.modules:
-        text = base64.b64encode(mpy).decode()
-        data = f"import binascii;__hb=binascii.a2b_base64('{text}')"
-    else:
-        data = f"__hb={mpy!r}"
-    return _INJECT.format(data=data, io=io, fs=fs, module=MODULE, mount=MOUNT).encode()
+    fields = {"io": io, "fs": fs, "module": MODULE, "mount": MOUNT}
+    if "binascii" not in caps.modules:
+        return _INJECT.format(imports="", stream=f"{io}.BytesIO({mpy!r})", **fields).encode()
+    text = base64.b64encode(mpy).decode()
+    stream = f"{io}.BytesIO(binascii.a2b_base64('{text}'))"
+    plain = _INJECT.format(imports=",binascii", stream=stream, **fields)
+    if not compress or "deflate" not in caps.modules:
+        return plain.encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, -DEFLATE_WBITS)
+    packed = base64.b64encode(packer.compress(mpy) + packer.flush()).decode()
+    stream = (
+        f"deflate.DeflateIO({io}.BytesIO(binascii.a2b_base64('{packed}')),"
+        f"deflate.RAW,{DEFLATE_WBITS})"
+    )
+    compressed = _INJECT.format(imports=",binascii,deflate", stream=stream, **fields)
+    return min(plain, compressed, key=len).encode()
 
 
 def source_payload(source: bytes, name: str) -> bytes:

@@ -98,7 +98,8 @@ class Runner:
         mpy = self.compiler.compile(request)
         check_loadable(read_header(mpy, program.name), self.caps, program.name[:-3] + ".mpy")
         command = tuple(self.compiler.command(request, program.name, program.name[:-3] + ".mpy"))
-        return Prepared(mpy_payload(mpy, self.caps), mpy, command)
+        compress = not self.board.connection.lossless_input  # a fast link: nothing to gain
+        return Prepared(mpy_payload(mpy, self.caps, compress), mpy, command)
 
     def run(self, program: Program, prepared: Prepared, timeout_s: float) -> RunResult:
         """Run a prepared program; the board is clean (or broken) afterwards.

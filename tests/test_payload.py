@@ -1,0 +1,96 @@
+"""The .mpy loader on a real VM: what a program sees of it, compressed and plain alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from real_targets import started_board
+
+from hilrig.boards.board import Board
+from hilrig.capabilities import Capabilities
+from hilrig.mpy.compiler import select_compiler
+from hilrig.mpy.payload import MOUNT, clean_traceback, mpy_payload
+
+# What the loader must leave a program: its name, a working import system and mount table
+# (MicroPython's own vfs tests unmount everything they find), its own line numbers.
+PROGRAM = """\
+import sys
+print(__name__, sys.modules['__main__'].__name__)
+class C:
+    pass
+print(C.__module__)
+import vfs
+vfs.umount('/_h')
+print('unmounted')
+import json
+print(json.dumps([1, 'x' * 40, {'k': 'x' * 40}]))
+def boom():
+    raise ValueError('from line 12')
+boom()
+"""
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[Board]:
+    with started_board("host") as board:
+        yield board
+
+
+def compiled(tmp_path: Path, source: str, caps: Capabilities) -> bytes:
+    """``source`` compiled by the compiler hilrig picks for these capabilities."""
+    src = tmp_path / "prog.py"
+    src.write_text(source)
+    out = tmp_path / "prog.mpy"
+    compiler = select_compiler(caps, tmp_path / "cache")
+    subprocess.run([str(compiler.path), "-o", str(out), str(src)], check=True, timeout=60)
+    return out.read_bytes()
+
+
+def caps_of(board: Board) -> Capabilities:
+    assert board.caps is not None
+    return board.caps
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
+def test_the_program_sees_main_its_lines_and_can_unmount_the_loader(
+    host: Board, tmp_path: Path, compress: bool
+) -> None:
+    caps = caps_of(host)
+    assert {"binascii", "deflate", "vfs"} <= caps.modules  # both paths are really taken here
+    assert MOUNT == "/_h"  # the program above unmounts it by name
+    mpy = compiled(tmp_path, PROGRAM, caps)
+    payload = mpy_payload(mpy, caps, compress)
+    assert (b"deflate.DeflateIO" in payload) is compress
+    host.reset()
+    reply = host.exec(payload, 10, 100_000)
+    assert reply.stdout.decode().replace("\r\n", "\n").splitlines() == [
+        "__main__ __main__",
+        "__main__",
+        "unmounted",
+        '[1, "' + "x" * 40 + '", {"k": "' + "x" * 40 + '"}]',
+    ]
+    tb = clean_traceback(reply.exception, "prog.py", source_mode=False).decode()
+    assert '"<stdin>"' not in tb  # the loader's own frame is gone
+    assert 'prog.py", line 12, in boom' in tb and tb.rstrip().endswith("ValueError: from line 12")
+
+
+def test_compression_is_used_only_where_it_shortens_the_payload(
+    host: Board, tmp_path: Path
+) -> None:
+    caps = caps_of(host)
+    tiny = compiled(tmp_path, "pass\n", caps)
+    assert b"deflate" not in mpy_payload(tiny, caps)  # the decompressor costs more than it saves
+    lines = [f"print('line {i}', {i} * 2)" for i in range(60)]
+    big = compiled(tmp_path, "\n".join(lines), caps)
+    packed = mpy_payload(big, caps)
+    assert b"deflate.DeflateIO" in packed and len(packed) < len(mpy_payload(big, caps, False))
+    without = dataclasses.replace(caps, modules=caps.modules - {"deflate"})
+    assert b"deflate" not in mpy_payload(big, without)  # firmware without the module
+    host.reset()
+    reply = host.exec(packed, 10, 100_000)
+    assert reply.exception == b""
+    assert reply.stdout.decode().splitlines()[-1].strip() == "line 59 118"
