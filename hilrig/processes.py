@@ -37,8 +37,12 @@ def spawn(
     stderr: int | IO[Any] | None,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start a child in its own session that dies with us; FileNotFoundError if it is absent."""
+    """Start a child in its own session that dies with us; FileNotFoundError if it is absent.
+
+    ``pass_fds`` stay open in the child under the same numbers.
+    """
     proc = subprocess.Popen(
         list(argv),
         stdin=stdin,
@@ -48,6 +52,7 @@ def spawn(
         env=env,
         start_new_session=True,
         close_fds=True,
+        pass_fds=tuple(pass_fds),
         preexec_fn=_die_with_parent,
     )
     _LIVE.add(proc)

