@@ -60,7 +60,7 @@ def test_the_program_sees_main_its_lines_and_can_unmount_the_loader(
     host: Board, tmp_path: Path, compress: bool
 ) -> None:
     caps = caps_of(host)
-    assert {"binascii", "deflate", "vfs"} <= caps.modules  # both paths are really taken here
+    assert {"deflate", "vfs"} <= caps.modules  # both paths are really taken here
     assert MOUNT == "/_h"  # the program above unmounts it by name
     mpy = compiled(tmp_path, PROGRAM, caps)
     payload = mpy_payload(mpy, caps, compress)
