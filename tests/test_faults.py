@@ -19,7 +19,7 @@ from real_targets import started_board
 from hilrig.boards.board import Board
 from hilrig.boards.hostvm import HostVM
 from hilrig.boards.qemu import QemuMachine
-from hilrig.boards.vm_forker import ForkedVM
+from hilrig.forkserver import ForkedChild
 from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult
 from hilrig.run.program import Program
@@ -105,7 +105,7 @@ def test_emulator_or_vm_killed_mid_program_is_a_crash(rig: Rig) -> None:
     connection = rig.board.connection
     if isinstance(connection, HostVM):
         assert connection.current is not None
-        proc: subprocess.Popen[bytes] | ForkedVM | None = connection.current.proc
+        proc: subprocess.Popen[bytes] | ForkedChild | None = connection.current.proc
     else:
         assert isinstance(connection, QemuMachine)
         proc = connection.proc

@@ -15,7 +15,9 @@ PACKAGE = Path(hilrig.__file__).resolve().parent
 
 # Lowest first. A module may import its own layer and any layer before it.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"errors", "deadline", "capabilities", "limits", "processes", "results"}),
+    frozenset(
+        {"errors", "deadline", "capabilities", "limits", "processes", "forkserver", "results"}
+    ),
     frozenset({"targets"}),
     frozenset({"transport"}),
     frozenset({"boards"}),

@@ -11,9 +11,9 @@ from scripted_link import PasteBoard, ScriptedLink, raw_prompt_board
 
 from hilrig.boards.board import Connection
 from hilrig.boards.hostvm import HostVM
-from hilrig.boards.vm_forker import ForkedVM
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkTimeout, ProgramTimeout, ReplError
+from hilrig.forkserver import ForkedChild
 from hilrig.transport.rawrepl import PLAIN_CHUNK, RAW_BANNER, RAW_PROMPT, RawRepl
 from hilrig.transport.transcript import RecordingLink
 
@@ -358,7 +358,7 @@ def test_real_system_exit(real: Real) -> None:
         assert reply.exited
         assert isinstance(connection, HostVM) and connection.current is not None
         vm = connection.current.proc
-        if isinstance(vm, ForkedVM):
+        if isinstance(vm, ForkedChild):
             vm.wait(5)  # ended (its exit status stays with the fork server)
         else:
             assert vm.wait(5) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,8 +16,9 @@ import pytest
 from test_hostvm import alive, at_prompt
 
 from hilrig.boards.hostvm import HostVM, host_vm_command, with_heap
-from hilrig.boards.vm_forker import ForkedVM, VMForker
+from hilrig.boards.vm_forker import VMForker
 from hilrig.deadline import Deadline
+from hilrig.forkserver import ForkedChild, ForkServer
 
 pytestmark = pytest.mark.skipif(not VMForker.usable(), reason="fork servers need Linux pidfds")
 
@@ -29,13 +31,13 @@ def vm() -> Iterator[HostVM]:
 
 
 def server_pid(vm: HostVM) -> int:
-    assert vm.forker is not None and vm.forker.server is not None
-    return vm.forker.server.pid
+    assert vm.forker is not None and vm.forker.server.process is not None
+    return vm.forker.server.process.pid
 
 
 def test_vms_are_forked_by_one_server_and_each_is_fresh(vm: HostVM) -> None:
     repl = at_prompt(vm)
-    assert vm.current is not None and isinstance(vm.current.proc, ForkedVM)
+    assert vm.current is not None and isinstance(vm.current.proc, ForkedChild)
     server = server_pid(vm)
     first = vm.current.proc.pid
     parent = int(Path(f"/proc/{first}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -55,7 +57,7 @@ def test_a_forked_vm_keeps_the_heap_option_and_the_module_path(tmp_path: Path) -
     machine = HostVM(with_heap(host_vm_command(), 64 * 1024), path=[lib])
     try:
         repl = at_prompt(machine)
-        assert machine.current is not None and isinstance(machine.current.proc, ForkedVM)
+        assert machine.current is not None and isinstance(machine.current.proc, ForkedChild)
         code = b"import gc, onpath\ngc.collect()\nprint(onpath.VALUE, gc.mem_free() < 64 * 1024)"
         assert repl.exec(code, Deadline.after(5)).stdout == b"42 True\n"
     finally:
@@ -75,16 +77,16 @@ def test_a_killed_server_is_restarted_and_its_vms_die_with_it(vm: HostVM) -> Non
     for _ in range(3):
         repl = at_prompt(vm)
         assert repl.exec(b"print(6 * 7)", Deadline.after(5)).stdout == b"42\n"
-    assert vm.current is not None and isinstance(vm.current.proc, ForkedVM)
+    assert vm.current is not None and isinstance(vm.current.proc, ForkedChild)
 
 
 def test_a_server_that_cannot_start_falls_back_to_processes(
     vm: HostVM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: VMForker) -> None:
+    def broken(self: ForkServer) -> socket.socket:
         raise OSError("no server today")
 
-    monkeypatch.setattr(VMForker, "_start", broken)
+    monkeypatch.setattr(ForkServer, "start", broken)
     repl = at_prompt(vm)
     assert vm.current is not None and isinstance(vm.current.proc, subprocess.Popen)
     assert repl.exec(b"print(1 + 1)", Deadline.after(5)).stdout == b"2\n"

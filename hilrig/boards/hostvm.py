@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hilrig import processes
-from hilrig.boards.vm_forker import ForkedVM, VMForker
+from hilrig.boards.vm_forker import VMForker
 from hilrig.deadline import Deadline
 from hilrig.errors import ToolMissing
+from hilrig.forkserver import ForkedChild
 from hilrig.transport.link import FdLink, Link
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def module_path_env(path: Sequence[Path]) -> dict[str, str] | None:
 
 @dataclass
 class _VM:
-    proc: subprocess.Popen[bytes] | ForkedVM
+    proc: subprocess.Popen[bytes] | ForkedChild
     link: FdLink
 
 
@@ -116,13 +117,13 @@ class HostVM:
         self.fork_vms = VMForker.usable()
         self.fork_lock = threading.Lock()  # VMs are started by the background and the caller
 
-    def _fork(self, terminal: int) -> ForkedVM | None:
+    def _fork(self, terminal: int) -> ForkedChild | None:
         """A VM from the fork server, where this command starts the unix port's extension
         module; None where it does not or the server fails (then VMs start as processes)."""
         with self.fork_lock:
             return self._fork_locked(terminal)
 
-    def _fork_locked(self, terminal: int) -> ForkedVM | None:
+    def _fork_locked(self, terminal: int) -> ForkedChild | None:
         if self.forker is None:
             prefix = [sys.executable, "-S", "-E", "-c", _BOOT]
             if not self.fork_vms or self.command[:5] != prefix or len(self.command) < 6:
@@ -147,7 +148,7 @@ class HostVM:
             self.workdir = Path(tempfile.mkdtemp(prefix="hilrig-vm-"))
         master, slave = pty.openpty()
         tty.setraw(slave)  # no echo, no \n -> \r\n, no signals from bytes
-        proc: subprocess.Popen[bytes] | ForkedVM | None
+        proc: subprocess.Popen[bytes] | ForkedChild | None
         try:
             proc = self._fork(slave)
             if proc is None:
@@ -232,7 +233,7 @@ class HostVM:
 
 
 def _stop(vm: _VM) -> None:
-    if isinstance(vm.proc, ForkedVM):
+    if isinstance(vm.proc, ForkedChild):
         vm.proc.stop()
     else:
         processes.stop(vm.proc)
