@@ -16,9 +16,15 @@ import socket
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hilrig import processes
+
+# PR_SET_PDEATHSIG fires when the *thread* that started a child ends (prctl(2)), not the process:
+# a server started from the prefetch thread or a test's thread died with it, under a run. Servers
+# are started from this one thread, which lives as long as hilrig does.
+_STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-forkserver")
 
 
 def usable() -> bool:
@@ -78,7 +84,8 @@ class ForkServer:
     """One server process: ``python <flags> -c code <control fd> <args>``, started by ``start``.
 
     ``kind`` is the control socket's type (``SOCK_SEQPACKET`` keeps each message whole). The
-    server's standard output and error are ``output`` (``subprocess.DEVNULL`` or a pipe's fd).
+    server's standard output and error are ``/dev/null``, or with ``output=subprocess.PIPE`` a
+    pipe that nobody reads (for a server whose children must find ``sys.stdout`` made for a pipe).
     """
 
     def __init__(
@@ -106,21 +113,28 @@ class ForkServer:
         if self.control is not None:
             return self.control
         ours, theirs = socket.socketpair(socket.AF_UNIX, self.kind)
+        output = self.output
+        if output == subprocess.PIPE:
+            unread, output = os.pipe()
+            os.close(unread)
         try:
-            self.process = processes.spawn(
+            self.process = _STARTER.submit(
+                processes.spawn,
                 [*self.argv, str(theirs.fileno()), *self.args],
                 stdin=subprocess.DEVNULL,
-                stdout=self.output,
-                stderr=self.output,
+                stdout=output,
+                stderr=output,
                 cwd=self.cwd,
                 env=self.env,
                 pass_fds=(theirs.fileno(),),
-            )
+            ).result(timeout=30)
         except BaseException:
             ours.close()
             raise
         finally:
             theirs.close()
+            if output != self.output:
+                os.close(output)
         self.control = ours
         return ours
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from hilrig import forkserver
 from hilrig.boards.board import Board
 from hilrig.boards.hostvm import HostVM, host_vm_command
 from hilrig.capabilities import CPYTHON_CAPS, Capabilities
@@ -25,9 +28,12 @@ from hilrig.compare.tracebacks import HEADER, format_traceback, parse_traceback
 from hilrig.errors import HilrigError
 from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult, printed_skip
+from hilrig.run.cpython_forker import CPythonForker, Finished
 from hilrig.run.program import Program
 from hilrig.run.runner import Runner
 from hilrig.targets.spec import Wiring
+
+log = logging.getLogger(__name__)
 
 
 class Reference(Protocol):
@@ -159,7 +165,11 @@ class HostReference:
 
 
 class CPythonReference:
-    """CPython running the program's source, as MicroPython's own test runner does."""
+    """CPython running the program's source, as MicroPython's own test runner does.
+
+    Each program runs as ``python -B -S program.py`` in its folder, with stdin ``/dev/null``:
+    forked from a fork server where one works (Linux), else as a new process.
+    """
 
     label = f"CPython {sys.version.split()[0]}"
     caps = CPYTHON_CAPS
@@ -167,6 +177,10 @@ class CPythonReference:
     def __init__(self, cache_dir: Path, max_output: int) -> None:
         self.results = ResultCache(cache_dir / "ref")
         self.max_output = max_output
+        self.forker: CPythonForker | None = None
+        self.fork_programs = forkserver.usable()
+        self.closed = False
+        self.lock = threading.Lock()  # programs run on the session's and the prefetch's thread
 
     def run(self, program: Program, timeout_s: float) -> RunResult:
         """Run ``python -B -S program.py`` in the program's folder (or recall it)."""
@@ -175,33 +189,73 @@ class CPythonReference:
 
     def _run(self, program: Program, timeout_s: float) -> RunResult:
         started = time.monotonic()
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-B", "-S", program.path.name],
-                cwd=program.path.parent,
-                capture_output=True,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout if isinstance(exc.stdout, bytes) else b""
-            return RunResult(Outcome.TIMEOUT, out, detail=f"timeout after {timeout_s:g} s")
-        except OSError as exc:
-            raise HilrigError(f"cannot run CPython ({sys.executable}): {exc.strerror}") from exc
-        tb = _board_named(proc.stderr, program)
-        outcome = Outcome.EXCEPTION if proc.returncode != 0 and tb.strip() else Outcome.OK
-        if outcome is Outcome.OK and printed_skip(proc.stdout):
+        finished = self._forked(program, timeout_s)
+        if finished is None:
+            finished = _spawned(program, timeout_s)
+        if finished.returncode is None:
+            detail = f"timeout after {timeout_s:g} s"
+            return RunResult(Outcome.TIMEOUT, finished.stdout, detail=detail)
+        tb = _board_named(finished.stderr, program)
+        outcome = Outcome.EXCEPTION if finished.returncode != 0 and tb.strip() else Outcome.OK
+        if outcome is Outcome.OK and printed_skip(finished.stdout):
             outcome = Outcome.SKIP  # run-tests.py runs CPython for no skip: the board decides
         return RunResult(
             outcome,
-            proc.stdout[: self.max_output],
+            finished.stdout[: self.max_output],
             tb if outcome is Outcome.EXCEPTION else b"",
             time.monotonic() - started,
-            len(proc.stdout) > self.max_output,
+            len(finished.stdout) > self.max_output,
         )
 
+    def _forked(self, program: Program, timeout_s: float) -> Finished | None:
+        """The run from the fork server; None where there is none or it failed."""
+        with self.lock:
+            if not self.fork_programs:
+                return None
+            if self.forker is None:
+                self.forker = CPythonForker()
+            forker = self.forker
+        try:
+            return forker.run(program.path.parent, program.path.name, timeout_s)
+        except OSError as exc:
+            if self.closed:  # not a failure: ``close`` stopped the server under this run
+                raise HilrigError(f"{self.label} was closed under {program.name}") from exc
+            log.warning(
+                "%s: the fork server failed (%s); running programs as processes", self.label, exc
+            )
+            with self.lock:
+                self.fork_programs = False
+                if self.forker is not None:
+                    self.forker.close()
+                    self.forker = None
+            return None
+
     def close(self) -> None:
-        """Nothing to stop."""
+        """Stop the fork server."""
+        with self.lock:
+            self.closed = True
+            if self.forker is not None:
+                self.forker.close()
+                self.forker = None
+
+
+def _spawned(program: Program, timeout_s: float) -> Finished:
+    """``python -B -S program.py`` as a new process."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-B", "-S", program.path.name],
+            cwd=program.path.parent,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout if isinstance(exc.stdout, bytes) else b""
+        return Finished(None, out, b"")
+    except OSError as exc:
+        raise HilrigError(f"cannot run CPython ({sys.executable}): {exc.strerror}") from exc
+    return Finished(proc.returncode, proc.stdout, proc.stderr)
 
 
 def _board_named(stderr: bytes, program: Program) -> bytes:
