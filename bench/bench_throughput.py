@@ -2,6 +2,7 @@
 MicroPython's tests/basics next to run-tests.py on the same target, in the same run.
 
     python bench/bench_throughput.py [--micropython ~/micropython] [--stm32-firmware FW.elf]
+                                     [--compare-with OTHER_CHECKOUT]
 
 For each target (unix; microbit-qemu when QEMU and the micro:bit firmware are installed;
 stm32-qemu when a firmware is given or HILRIG_STM32_QEMU_FIRMWARE is set):
@@ -12,7 +13,13 @@ stm32-qemu when a firmware is given or HILRIG_STM32_QEMU_FIRMWARE is set):
 3. with a MicroPython checkout: ``pytest --target=T <checkout>/tests/basics`` against
    ``run-tests.py`` on the same target (``-j2`` on the unix port; ``--via-mpy`` on the emulated
    STM32, one board) as a ratio, hilrig's caches cold (first run) and warm (second run); on the
-   unix port also micropython + float + misc + extmod with ``-n 4`` against ``run-tests.py -j2``.
+   emulated STM32 also the warm run with two boards (``-n 2``) and its speed-up; on the unix
+   port also micropython + float + misc + extmod with ``-n 4`` against ``run-tests.py -j2``.
+
+CPU is the whole machine's (``/proc/stat``: hilrig, emulators, VMs, compilers), per program:
+for the empty program over the timed runs, for ``tests/basics`` over the warm and cold runs.
+``--compare-with`` measures another checkout of hilrig the same way (e.g. ``git worktree add
+/tmp/before <commit>``) and prints the CPU and time ratios against it.
 
 Run it with nothing else on the machine: emulators and helpers make a 2-core machine lie. The
 figures go into docs/performance.md.
@@ -21,27 +28,38 @@ figures go into docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hilrig.run.program import read_program  # noqa: E402
-from hilrig.run.session import HilSession, Options  # noqa: E402
-from hilrig.targets.load import load_target  # noqa: E402
-
+CHECKOUT = Path(os.environ.get("HILRIG_BENCH_CHECKOUT", ROOT))
 MICROBIT_FW = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
+FOUR = ("micropython", "float", "misc", "extmod")
 
 
-def overhead_ms(target: str, runs: int = 40) -> float:
-    """Median wall time of an empty program through a started session, caches warm."""
+def cpu_s() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def overhead(target: str, runs: int = 40) -> dict[str, float]:
+    """Median wall time and mean machine CPU of an empty program through a started session."""
+    sys.path.insert(0, str(CHECKOUT))
+    from hilrig.run.program import read_program
+    from hilrig.run.session import HilSession, Options
+    from hilrig.targets.load import load_target
+
     with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
         root = Path(tmp)
         (root / "empty.py").write_text("pass\n")
@@ -53,37 +71,88 @@ def overhead_ms(target: str, runs: int = 40) -> float:
             for _ in range(5):
                 session.run_program(program)
             times = []
+            cpu = cpu_s()
             for _ in range(runs):
                 started = time.perf_counter()
                 session.run_program(program)
                 times.append(time.perf_counter() - started)
+            cpu = cpu_s() - cpu
         finally:
             session.close()
-    return 1000 * statistics.median(times)
+    return {"ms": 1000 * statistics.median(times), "cpu_ms": 1000 * cpu / runs}
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
-    """Wall time of a command; its exit status is not judged (failing programs are fine)."""
-    started = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+@dataclass
+class Timed:
+    """A command's wall time, the machine's CPU meanwhile, and how many items pytest ran."""
+
+    wall: float
+    cpu: float
+    items: int = 0
+
+    @property
+    def cpu_per_item_ms(self) -> float:
+        return 1000 * self.cpu / self.items if self.items else float("nan")
 
 
-def hilrig_run(target: str, paths: list[str], extra: list[str], cache: Path) -> float:
-    """``pytest --target`` in a scratch project whose caches live in ``cache``."""
-    project = cache / "project"
-    project.mkdir(parents=True, exist_ok=True)
-    suites = ROOT / "suites"
-    (project / "pyproject.toml").write_text(
-        f'[tool.pytest.ini_options]\nhilrig_suites = "{suites}"\n'
-    )
-    argv = [sys.executable, "-m", "pytest", f"--target={target}", "-q", "-p", "no:cacheprovider"]
-    return timed([*argv, *extra, *paths], project)
+def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Timed:
+    """Run a command; its exit status is not judged (failing programs are fine)."""
+    cpu, started = cpu_s(), time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - started, cpu_s() - cpu
+    # pytest's summary line; run-tests.py's "N tests performed" and "N tests skipped" lines
+    counts = re.findall(r"(\d+) (?:passed|failed|skipped|error)", done.stdout[-400:])
+    counts += re.findall(r"^(\d+) tests (?:performed|skipped)", done.stdout, re.MULTILINE)
+    return Timed(wall, cpu, sum(int(n) for n in counts))
+
+
+@dataclass
+class Hilrig:
+    """pytest with one checkout of hilrig, in scratch projects."""
+
+    checkout: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = {**os.environ, "PYTHONPATH": str(self.checkout)}
+
+    def run(self, target: str, paths: list[str], extra: list[str], cache: Path) -> Timed:
+        """``pytest --target`` in a scratch project whose caches live in ``cache``."""
+        project = cache / "project"
+        project.mkdir(parents=True, exist_ok=True)
+        suites = self.checkout / "suites"
+        (project / "pyproject.toml").write_text(
+            f'[tool.pytest.ini_options]\nhilrig_suites = "{suites}"\n'
+        )
+        # The MicroPython tree keeps no results of ours: rootdir is the scratch project.
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--target={target}",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
+        argv += ["--rootdir", str(project)]
+        return timed([*argv, *extra, *paths], project, self.env)
+
+    def overhead(self, target: str) -> dict[str, float]:
+        env = {**self.env, "HILRIG_BENCH_CHECKOUT": str(self.checkout)}
+        done = subprocess.run(
+            [sys.executable, __file__, "--overhead", target],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
 
 
 def run_tests(
     target: str, tests: Path, firmware: Path | None, dirs: tuple[str, ...] = ("basics",)
-) -> float:
+) -> Timed:
     """run-tests.py on ``dirs`` of tests/ for the same target."""
     env = dict(os.environ)
     if target == "unix":
@@ -94,25 +163,87 @@ def run_tests(
             "qemu-system-arm -semihosting -machine netduino2 -nographic -monitor null "
             f"-serial pty -kernel {firmware}"
         )
-        argv = [
-            sys.executable,
-            "run-tests.py",
-            "-t",
-            f"execpty:{qemu}",
-            "--via-mpy",
-            "-d",
-            *dirs,
-        ]
+        argv = [sys.executable, "run-tests.py", "-t", f"execpty:{qemu}", "--via-mpy", "-d", *dirs]
     env["MICROPY_MPYCROSS"] = shutil.which("mpy-cross") or "mpy-cross"
     with tempfile.TemporaryDirectory(prefix="hilrig-bench-rt-") as results:
         return timed([*argv, "--result-dir", results], tests, env)
+
+
+def measure(
+    hilrig: Hilrig, target: str, tests: Path | None, theirs: dict[str, Timed]
+) -> dict[str, float]:
+    """One target's row for one checkout; ``theirs`` holds run-tests.py's times."""
+    row = {}
+    over = hilrig.overhead(target)
+    row["overhead_ms"], row["overhead_cpu_ms"] = over["ms"], over["cpu_ms"]
+    parallel = ["-n", "2"] if target == "microbit-qemu" else []  # its two emulators
+    with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
+        row["suites_s"] = hilrig.run(
+            target, [str(hilrig.checkout / "suites")], parallel, Path(tmp)
+        ).wall
+    if tests is None or target == "microbit-qemu":
+        return row
+    basics = [str(tests / "basics")]
+    with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
+        cold = hilrig.run(target, basics, [], Path(tmp))
+        warm = hilrig.run(target, basics, [], Path(tmp))
+        if target == "stm32-qemu":
+            row["basics_n2_s"] = hilrig.run(target, basics, ["-n", "2"], Path(tmp)).wall
+    row.update(basics_cold_s=cold.wall, basics_warm_s=warm.wall)
+    row.update(cold_cpu_ms=cold.cpu_per_item_ms, warm_cpu_ms=warm.cpu_per_item_ms)
+    row["ratio_cold"] = cold.wall / theirs["basics"].wall
+    row["ratio_warm"] = warm.wall / theirs["basics"].wall
+    if target == "unix":
+        paths = [str(tests / d) for d in FOUR]
+        with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
+            four_cold = hilrig.run(target, paths, ["-n", "4"], Path(tmp))
+            four_warm = hilrig.run(target, paths, ["-n", "4"], Path(tmp))
+        row["four_cold_s"], row["four_warm_s"] = four_cold.wall, four_warm.wall
+        row["four_ratio_cold"] = four_cold.wall / theirs["four"].wall
+        row["four_ratio_warm"] = four_warm.wall / theirs["four"].wall
+    return row
+
+
+def show(label: str, row: dict[str, float], theirs: dict[str, Timed]) -> None:
+    line = f"{label:22} empty {row['overhead_ms']:5.1f} ms ({row['overhead_cpu_ms']:5.1f} ms CPU)"
+    line += f"  suites {row['suites_s']:5.1f} s"
+    if "basics_warm_s" in row:
+        line += (
+            f"  basics cold {row['basics_cold_s']:5.1f} s / warm {row['basics_warm_s']:5.1f} s"
+            f" vs run-tests.py {theirs['basics'].wall:5.1f} s: {row['ratio_cold']:.2f} /"
+            f" {row['ratio_warm']:.2f}; CPU per program {row['cold_cpu_ms']:.1f} /"
+            f" {row['warm_cpu_ms']:.1f} ms (run-tests.py {theirs['basics'].cpu_per_item_ms:.1f})"
+        )
+    if "basics_n2_s" in row:
+        speedup = row["basics_warm_s"] / row["basics_n2_s"]
+        line += f"; -n 2 warm {row['basics_n2_s']:.1f} s ({speedup:.2f}x one board)"
+    print(line, flush=True)
+    if "four_warm_s" in row:
+        print(
+            f"{'':22} micropython+float+misc+extmod -n 4: cold {row['four_cold_s']:.1f} s /"
+            f" warm {row['four_warm_s']:.1f} s vs run-tests.py -j2 {theirs['four'].wall:.1f} s:"
+            f" {row['four_ratio_cold']:.2f} / {row['four_ratio_warm']:.2f}",
+            flush=True,
+        )
+
+
+def compare(label: str, ours: dict[str, float], before: dict[str, float]) -> None:
+    keys = ["overhead_ms", "overhead_cpu_ms", "basics_cold_s", "basics_warm_s"]
+    keys += ["cold_cpu_ms", "warm_cpu_ms", "four_warm_s"]
+    parts = [f"{k} {ours[k] / before[k]:.2f}" for k in keys if k in ours and k in before]
+    print(f"{label:22} this / other: " + ", ".join(parts), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--micropython", type=Path, help="a MicroPython checkout (its tests/)")
     parser.add_argument("--stm32-firmware", type=Path, help="ports/qemu NETDUINO2 firmware.elf")
+    parser.add_argument("--compare-with", type=Path, help="another checkout of hilrig")
+    parser.add_argument("--overhead", metavar="TARGET", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.overhead:
+        print(json.dumps(overhead(args.overhead)))
+        return
     firmware = args.stm32_firmware or (
         Path(os.environ["HILRIG_STM32_QEMU_FIRMWARE"])
         if os.environ.get("HILRIG_STM32_QEMU_FIRMWARE")
@@ -125,40 +256,23 @@ def main() -> None:
         targets.append("microbit-qemu")
     if shutil.which("qemu-system-arm") and firmware is not None:
         targets.append("stm32-qemu")
-    print(
-        f"{'target':14} {'overhead':>9} {'suites':>8} {'basics cold':>12} {'warm':>7} "
-        f"{'run-tests':>10} {'ratio cold/warm':>16}"
+    tests = args.micropython / "tests" if args.micropython else None
+    checkouts = [Hilrig(ROOT)] + (
+        [Hilrig(args.compare_with.resolve())] if args.compare_with else []
     )
     for target in targets:
-        # measured: basics runs fastest in one process (it is CPU-bound, two cores); the
-        # micro:bit's suites on its two emulators
-        parallel = ["-n", "2"] if target == "microbit-qemu" else []
-        line = f"{target:14} {overhead_ms(target):7.1f}ms"
-        with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
-            suites = hilrig_run(target, [str(ROOT / "suites")], parallel, Path(tmp))
-        line += f" {suites:7.1f}s"
-        tests = args.micropython / "tests" if args.micropython else None
+        theirs: dict[str, Timed] = {}
         if tests is not None and target != "microbit-qemu":
-            basics = [str(tests / "basics")]
-            with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
-                cold = hilrig_run(target, basics, parallel, Path(tmp))
-                warm = hilrig_run(target, basics, parallel, Path(tmp))
-            theirs = run_tests(target, tests, firmware)
-            line += f" {cold:11.1f}s {warm:6.1f}s {theirs:9.1f}s"
-            line += f" {cold / theirs:7.2f} / {warm / theirs:.2f}"
-        print(line, flush=True)
-        if tests is not None and target == "unix":
-            dirs = ("micropython", "float", "misc", "extmod")
-            with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
-                paths = [str(tests / d) for d in dirs]
-                hilrig_run(target, paths, ["-n", "4"], Path(tmp))  # fills the caches
-                ours = hilrig_run(target, paths, ["-n", "4"], Path(tmp))
-            theirs = run_tests(target, tests, firmware, dirs)
-            print(
-                f"{'':14} micropython+float+misc+extmod: hilrig -n 4 {ours:.1f}s, "
-                f"run-tests.py -j2 {theirs:.1f}s, ratio {ours / theirs:.2f}",
-                flush=True,
-            )
+            theirs["basics"] = run_tests(target, tests, firmware)
+            if target == "unix":
+                theirs["four"] = run_tests(target, tests, firmware, FOUR)
+        rows = []
+        for hilrig in checkouts:
+            label = target if hilrig.checkout == ROOT else f"{target} (other)"
+            rows.append(measure(hilrig, target, tests, theirs))
+            show(label, rows[-1], theirs)
+        if len(rows) == 2:
+            compare(target, rows[0], rows[1])
 
 
 if __name__ == "__main__":

@@ -29,6 +29,16 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
             pass
 
 
+def environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env``, or a copy of ours: pass it to every child started off the main thread.
+
+    Without one a child inherits the C ``environ`` while it is being exec'd, and pytest sets
+    ``PYTEST_CURRENT_TEST`` on the main thread at every test phase: a child exec'd at that moment
+    can fail with EFAULT ("Bad address"), seen with mpy-cross started by the prefetch thread.
+    """
+    return dict(os.environ) if env is None else env
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -49,7 +59,7 @@ def spawn(
         stdout=stdout,
         stderr=stderr,
         cwd=cwd,
-        env=env,
+        env=environment(env),
         start_new_session=True,
         close_fds=True,
         pass_fds=tuple(pass_fds),

@@ -21,7 +21,11 @@ def test_frames_name_the_program_as_the_board_does(tmp_path: Path) -> None:
     (tmp_path / "suites").mkdir()
     path = tmp_path / "suites" / "div.py"
     path.write_text(ENDS_IN_EXCEPTION)
-    result = CPythonReference(tmp_path / "cache", 10_000).run(read_program(path, tmp_path), 10)
+    reference = CPythonReference(tmp_path / "cache", 10_000)
+    try:
+        result = reference.run(read_program(path, tmp_path), 10)
+    finally:
+        reference.close()  # its fork server
     assert result.outcome is Outcome.EXCEPTION and result.stdout == b"before\n"
     # No absolute path, no source echo, no ~~^^ markers: the board's shape exactly.
     assert result.traceback.decode() == (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import ast
 import re
 import time
 from pathlib import Path
@@ -104,6 +104,27 @@ def transcripts(project: pytest.Pytester) -> Path:
     return project.path / ".hilrig" / "results" / "unix" / "transcripts"
 
 
+def chunks(text: str, direction: str) -> list[bytes]:
+    """The bytes of a transcript's chunks in one direction ('>' to the board, '<' from it)."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split(maxsplit=2)
+        if len(fields) == 3 and fields[1] == direction:
+            found.append(ast.literal_eval(fields[2]))
+    return found
+
+
+def unescape(literal: bytes) -> bytes:
+    """The bytes a MicroPython bytes literal's body stands for (the escapes the loader uses)."""
+    simple = {b"n": b"\n", b"r": b"\r", b"'": b"'", b"\\": b"\\"}
+    return re.sub(
+        rb"\\(x[0-9a-f]{2}|.)",
+        lambda m: bytes([int(m.group(1)[1:], 16)]) if len(m.group(1)) == 3 else simple[m.group(1)],
+        literal,
+        flags=re.DOTALL,
+    )
+
+
 def test_failure_keeps_its_transcript_and_prints_its_path(project: pytest.Pytester) -> None:
     result = project.runpytest("--target=unix", "--hil-reference=exp")
     result.assert_outcomes(passed=1, failed=1)
@@ -111,12 +132,12 @@ def test_failure_keeps_its_transcript_and_prints_its_path(project: pytest.Pytest
     result.stdout.fnmatch_lines([f"*transcript: {bad}*"])
     text = bad.read_text()
     assert text.startswith("# hilrig transcript: suites/bad.py\n")
-    sent = "".join(line for line in text.splitlines() if line.split()[1:2] == [">"])
-    got = "".join(line for line in text.splitlines() if line.split()[1:2] == ["<"])
-    # the program went out as .mpy, in base64 (the firmware has binascii)
-    found = re.search(r"a2b_base64\('([A-Za-z0-9+/=]+)'\)", sent)
+    sent = b"".join(chunks(text, ">"))
+    got = b"".join(chunks(text, "<")).decode(errors="replace")
+    # the program went out as .mpy, its bytes in a bytes literal
+    found = re.search(rb"BytesIO\(b'((?:[^'\\]|\\.)*)'\)", sent, re.DOTALL)
     assert found is not None
-    mpy = base64.b64decode(found.group(1))
+    mpy = unescape(found.group(1))
     assert mpy.startswith(b"M\x06") and b"bad-marker" in mpy and b"boom-123" in mpy
     assert "bad-marker" in got and "ValueError: boom-123" in got  # and the board answered
     assert not (transcripts(project) / "suites__good.py.txt").exists()

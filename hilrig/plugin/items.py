@@ -120,6 +120,7 @@ class MultiProgramItem(ProgramItem):
         state = self.config.stash[STATE]
         session = self._session(state)
         assert session.board is not None
+        session.settle()  # a suite program run ahead finishes first
         program = state.program(self.path)
         count = instance_count(program.source)
         try:

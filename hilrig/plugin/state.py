@@ -72,6 +72,8 @@ class _State:
             except HilrigError as exc:
                 self.start_error = exc
                 raise
+            # one run a program: the board may start the next one while this one is judged
+            self.session.run_ahead = self.gate.count == 1 and self.session.source_runner is None
             self._pin_target_reference(self.session)
             self.properties.update(identity(self.session))
             self.properties.update(gating.board_properties(self.session))

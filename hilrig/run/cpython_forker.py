@@ -20,11 +20,15 @@ tell, ``python -B -S prog.py`` started in the program's folder:
   ``python -S`` has not imported, so the program imports them anew, as it would.
 
 What differs: the program's module frame has the server's frame as ``f_back`` (a fresh CPython
-has none), and every child shares the server's string hash seed (each fresh CPython draws its
-own; both are seeds CPython could have drawn). The child shuts its interpreter down in full
-(``Py_FinalizeEx``), as ``python prog.py`` does: that is most of its cost, about half of a new
-process's. The exit status comes from the server, the only
-process that can reap the child: hilrig asks for it once the child's pidfd says it has ended.
+has none), its parent is the server (``os.getppid``, ``/proc/self/cmdline`` show the server),
+and every child shares the server's string hash seed (each fresh CPython draws its own; both are
+seeds CPython could have drawn). A server started under other ``PYTHON*``, locale or ``TZ``
+variables than hilrig now has is restarted: CPython reads those while it starts.
+
+The child shuts its interpreter down in full (``Py_FinalizeEx``), as ``python prog.py`` does:
+that is most of its cost, about half of a new process's (``os._exit`` would skip atexit, and
+``__del__`` at exit). Its exit status comes from the server, the only process that can reap it:
+hilrig asks for it once the child's pidfd says it has ended.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from hilrig import processes
 from hilrig.deadline import Deadline
 from hilrig.forkserver import ForkedChild, ForkServer
 
@@ -137,9 +142,9 @@ if not fp:
 sys.exit(0 if run_file(fp, os.fsencode(path), 1, None) == 0 else 1)
 """
 
-# Variables CPython reads while it starts (flags, encodings, time zone): a server started under
-# other values would not be the interpreter a new process is, so it is restarted.
-_START_PREFIXES = ("PYTHON", "LC_", "LANG", "TZ")
+# Variables CPython reads while it starts (flags, hash seed, encodings, time zone): a server
+# started under other values is not the interpreter a new process would be.
+_START_PREFIXES = (b"PYTHON", b"LC_", b"LANG", b"TZ")
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ class CPythonForker:
             kind=socket.SOCK_SEQPACKET,
             output=subprocess.PIPE,
         )
-        self.started_env: dict[str, str] = {}
+        self.started_env: dict[bytes, bytes] = {}
         self.lock = threading.Lock()
 
     def run(self, folder: Path, name: str, timeout_s: float) -> Finished:
@@ -174,6 +179,10 @@ class CPythonForker:
         pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, ready
         try:
             child, control = self._fork(folder, name, [w for _, w in pipes])
+        except BaseException:
+            for read, _ in pipes:
+                os.close(read)
+            raise
         finally:
             for _, write in pipes:
                 os.close(write)
@@ -191,10 +200,10 @@ class CPythonForker:
 
     def _fork(self, folder: Path, name: str, fds: list[int]) -> tuple[ForkedChild, socket.socket]:
         where = folder if folder.is_absolute() else Path(os.getcwd(), folder)
-        env = dict(os.environ)
+        env = {os.fsencode(k): os.fsencode(v) for k, v in processes.environment().items()}
         request = b"\0".join(
             [b"f", os.fsencode(where), os.fsencode(name)]
-            + [os.fsencode(f"{key}={value}") for key, value in env.items()]
+            + [key + b"=" + value for key, value in env.items()]
         )
         with self.lock:
             if _started_differently(env, self.started_env):
@@ -235,7 +244,7 @@ class CPythonForker:
 
     def _reap(self, control: socket.socket, pid: int) -> int:
         with self.lock:
-            socket.send_fds(control, [b"w\0%d" % pid], [])
+            control.send(b"w\0%d" % pid)
             return int(_answer(control, b"?"))
 
     def close(self) -> None:
@@ -253,7 +262,7 @@ def _answer(control: socket.socket, refusal: bytes) -> bytes:
     return answer
 
 
-def _started_differently(env: dict[str, str], started: dict[str, str]) -> bool:
+def _started_differently(env: dict[bytes, bytes], started: dict[bytes, bytes]) -> bool:
     keys = {k for k in env.keys() | started.keys() if k.startswith(_START_PREFIXES)}
     return bool(started) and any(env.get(k) != started.get(k) for k in keys)
 

@@ -60,6 +60,7 @@ class LeasedBoard:
         """The session's board (one connection, shared with the suite programs)."""
         if self.session.board is None:
             raise HilrigError(f"the session of target {self.session.spec.name} was not started")
+        self.session.settle()  # a suite program run ahead finishes first
         return self.session.board
 
     @property

@@ -1,15 +1,29 @@
-"""A pipeline one program deep: while the board runs program N, program N+1 is compiled and its
-reference run (the reference is another process: CPython or a host VM), so that when its turn
-comes only the board's part is left. Results are identical and in order: the prefetch only fills
-the caches the session reads anyway (compiled ``.mpy`` files, reference results)."""
+"""The pipeline around the board, so that the board waits for nothing hilrig does.
+
+Two helpers, each one program ahead:
+
+- :class:`Prefetcher`: while the board runs program N, program N+1 is compiled and its reference
+  run (the reference is another process: CPython or a host VM). It only fills the caches the
+  session reads anyway (compiled ``.mpy`` files, reference results).
+- :class:`RunAhead`: as soon as the board has finished program N, it starts program N+1, while
+  hilrig judges N and pytest reports it. The board still runs one program at a time and in the
+  plugin's order; anything else that wants the board first waits for the program under way
+  (:meth:`RunAhead.wait`). Its result is used only by that program's own turn: results are
+  identical and in order. A run stopped early (``-x``, Ctrl-C) may have run one program more
+  on the board than it reports.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
+from hilrig.results import RunResult
 from hilrig.run.program import Program
+from hilrig.run.runner import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +51,64 @@ class Prefetcher:
     def close(self) -> None:
         """Wait for the warm-up under way (it holds the reference) and stop."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    """The board's part of a program: what was sent, what came back, and its transcript."""
+
+    prepared: Prepared
+    result: RunResult
+    transcript: Path | None
+
+
+class RunAhead:
+    """The board's part of the next program, started the moment the board is free.
+
+    ``run`` does the board's part of a program (None: not now — it skips, or does not compile;
+    its own turn finds out again).
+    """
+
+    def __init__(self, run: Callable[[Program], BoardRun | None]) -> None:
+        self.run = run
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-ahead")
+        self.next: Program | None = None  # the program whose turn comes next
+        self.pending: tuple[Program, Future[BoardRun | None]] | None = None
+
+    def expect(self, program: Program) -> None:
+        """``program`` is next (the plugin knows its order)."""
+        self.next = program
+
+    def start(self) -> None:
+        """The board is free: start the program expected next, if one is."""
+        program, self.next = self.next, None
+        if program is not None and self.pending is None:
+            self.pending = (program, self.pool.submit(self.run, program))
+
+    def wait(self) -> None:
+        """Let the program under way finish (its result stays for its own turn)."""
+        if self.pending is not None:
+            self.pending[1].exception()
+
+    def take(self, program: Program | None) -> BoardRun | None:
+        """The board's run of ``program`` if it was run ahead, else None; either way the board
+        is free afterwards. A run ahead of another program is dropped."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return None
+        ran, future = pending
+        mine = program is not None and ran.path == program.path and ran.source == program.source
+        try:
+            done = future.result()
+        except Exception as exc:
+            if mine:
+                raise
+            log.debug("running %s ahead: %s", ran.name, exc)
+            return None
+        return done if mine else None
+
+    def close(self) -> None:
+        """Wait for the program under way and stop."""
+        self.next = None
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pending = None

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from hilrig import forkserver
+from hilrig import forkserver, processes
 from hilrig.boards.board import Board
 from hilrig.boards.hostvm import HostVM, host_vm_command
 from hilrig.capabilities import CPYTHON_CAPS, Capabilities
@@ -249,6 +249,7 @@ def _spawned(program: Program, timeout_s: float) -> Finished:
             capture_output=True,
             timeout=timeout_s,
             check=False,
+            env=processes.environment(),  # references run on the prefetch thread too
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout if isinstance(exc.stdout, bytes) else b""

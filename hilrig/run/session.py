@@ -31,7 +31,7 @@ from hilrig.run.decisions import (
     wiring_gap,
 )
 from hilrig.run.mptests import Conditions
-from hilrig.run.pipeline import Prefetcher
+from hilrig.run.pipeline import BoardRun, Prefetcher, RunAhead
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
@@ -115,6 +115,8 @@ class HilSession:
         self.pinned: Reference | None = None  # one reference for every program (repro)
         self.reference_lock = threading.Lock()  # the prefetch thread uses the references too
         self.prefetcher = Prefetcher(self.warm)
+        self.ahead = RunAhead(self._run_ahead)
+        self.run_ahead = False  # the plugin turns it on where a program runs once, as .mpy only
         self.events: list[str] = []
         self.flashed: str = ""  # what --hil-firmware did, for the header and junit
 
@@ -252,30 +254,57 @@ class HilSession:
         """
         if self.runner is None or self.caps is None:
             raise HilrigError("the session was not started")
-        reason = (
-            wiring_gap(program, self.spec)
-            or self.runner.skip_reason(program)
-            or self._suite_skip(program)
-        )
-        if reason:
-            return _verdict(program, Verdict.SKIP, reason)
-        try:
-            prepared = prepared if prepared is not None else self.runner.prepare(program)
-        except CompileError as exc:
-            emit = program.emit or self.emit
-            if emit != "bytecode" and "NotImplementedError" in str(exc):
-                return _verdict(
-                    program,
-                    Verdict.SKIP,
-                    f"the {emit} emitter cannot compile it: {str(exc).strip().splitlines()[-1]}",
-                )
-            return _verdict(program, Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}")
-        board = self.runner.run(program, prepared, self.timeout_for(program))
-        transcript = self._save_transcript(program, board)
+        reason = self._skip_reason(program)
+        done = self.ahead.take(program if prepared is None else None)  # the board is free now
+        if done is None and not reason:
+            try:
+                prepared = prepared if prepared is not None else self.runner.prepare(program)
+            except CompileError as exc:
+                self.ahead.start()
+                return self._cannot_compile(program, exc)
+            done = self._board_run(program, prepared)
+        self.ahead.start()  # the next program's board part, while this one is judged
+        if reason or done is None:
+            return _verdict(program, Verdict.SKIP, reason or "")
+        board, prepared, transcript = done.result, done.prepared, done.transcript
         early = early_verdict(board)
         report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
         report = report if early is not None else self._compare(report)
         return self._finish(self._check_source(report) if self.options.load == "both" else report)
+
+    def _cannot_compile(self, program: Program, exc: CompileError) -> ProgramRun:
+        emit = program.emit or self.emit
+        if emit != "bytecode" and "NotImplementedError" in str(exc):
+            last = str(exc).strip().splitlines()[-1]
+            return _verdict(program, Verdict.SKIP, f"the {emit} emitter cannot compile it: {last}")
+        return _verdict(program, Verdict.MISMATCH, f"mpy-cross rejected the program: {exc}")
+
+    def _skip_reason(self, program: Program) -> str | None:
+        assert self.runner is not None
+        return (
+            wiring_gap(program, self.spec)
+            or self.runner.skip_reason(program)
+            or self._suite_skip(program)
+        )
+
+    def _board_run(self, program: Program, prepared: Prepared) -> BoardRun:
+        assert self.runner is not None
+        result = self.runner.run(program, prepared, self.timeout_for(program))
+        return BoardRun(prepared, result, self._save_transcript(program, result))
+
+    def _run_ahead(self, program: Program) -> BoardRun | None:
+        """The board's part of ``program`` before its turn (on the run-ahead thread)."""
+        if self.runner is None or self._skip_reason(program):
+            return None
+        try:
+            prepared = self.runner.prepare(program)
+        except HilrigError:
+            return None  # its own turn reports it
+        return self._board_run(program, prepared)
+
+    def settle(self) -> None:
+        """Wait until the board is free (a program run ahead has finished) before using it."""
+        self.ahead.wait()
 
     def _check_source(self, report: ProgramRun) -> ProgramRun:
         """--hil-load=both: the program again as source, compared with its .mpy run."""
@@ -405,12 +434,23 @@ class HilSession:
                 reference.run(program, self.timeout_for(program))
 
     def prefetch(self, program: Program) -> None:
-        """Warm ``program`` in the background (the next one, while the board runs this one)."""
+        """Warm ``program`` in the background (the next one, while the board runs this one);
+        with ``run_ahead``, also run it on the board as soon as this one is done there."""
         if self.runner is not None:
             self.prefetcher.prefetch(program)
+            if self.run_ahead:
+                self.ahead.expect(program)
 
     def close(self) -> None:
-        """Stop the board and the reference; never raises."""
+        """Stop the board and the reference; never raises.
+
+        A program run ahead is cut short: the board is closed under it (no recovery then: the
+        board says it is closed), and closed again once that program has given up.
+        """
+        if self.board is not None and self.ahead.pending is not None:
+            self.board.broken = f"{self.board.label} was closed"
+            self.board.close()
+        self.ahead.close()
         self.prefetcher.close()
         for closer in (*self.references.values(), self.board):
             if closer is not None:
