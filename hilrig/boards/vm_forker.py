@@ -31,6 +31,7 @@ import micropython_run
 ctl = socket.socket(fileno=int(sys.argv[1]))
 vm_argv = ['micropython'] + sys.argv[3:]
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+server = os.getpid()
 while True:
     try:
         msg, fds, _, _ = socket.recv_fds(ctl, 16, 1)
@@ -46,6 +47,8 @@ while True:
             os.setsid()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+            if os.getppid() != server:  # the server died before prctl: nothing would kill us
+                os._exit(1)
             for std in (0, 1, 2):
                 os.dup2(fds[0], std)
             os.close(fds[0])
