@@ -53,7 +53,7 @@ _SERVER = r"""
 fresh_main = dict(globals())
 import sys
 fresh_modules = set(sys.modules)
-if not getattr(sys.flags, 'safe_path', False):
+if not sys.flags.safe_path:
     del sys.path[0]
 import _socket, ctypes, os
 ctl = _socket.socket(fileno=int(sys.argv[1]))
@@ -119,7 +119,7 @@ try:
         sys.modules['posix'].environ.update(env)
     sys.argv[:] = [name]
     sys.orig_argv[:] = [sys.executable, '-B', '-S', name]
-    if not getattr(sys.flags, 'safe_path', False):
+    if not sys.flags.safe_path:
         sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
     main = type(sys)('__main__')
     vars(main).update(fresh_main)
