@@ -27,6 +27,7 @@ from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.differential import LOAD_CHOICES
 from hilrig.run.mptests import TestTree, find_tree
+from hilrig.run.program import Program
 from hilrig.run.session import DEFAULT_TIMEOUT_S, Options
 from hilrig.run.timing import SLOWER
 from hilrig.targets.load import load_target
@@ -389,19 +390,46 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     return None
 
 
+PREFETCH_DEPTH = 4  # programs whose compile and reference are warmed ahead of the board
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """While this program runs on the board, compile the next one and run its reference."""
+    """While this program runs on the board, compile the next ones and run their references;
+    the next one, if it is a program, may start on the board as soon as this one is done."""
     state = item.config.stash.get(STATE, None)
-    if state is None or state.session is None or not isinstance(nextitem, ProgramItem):
+    if state is None or state.session is None:
         return
-    if isinstance(nextitem, MultiProgramItem):
-        return
+    following = _program_of(state, nextitem)
+    # Under xdist only the next item is known to be this worker's; alone, the next few are.
+    after = [] if _is_worker(item.config) else _items_after(item, PREFETCH_DEPTH)
+    upcoming = [p for p in (following, *(_program_of(state, i) for i in after)) if p is not None]
+    state.session.prefetch(upcoming, following)
+
+
+def _program_of(state: _State, item: pytest.Item | None) -> Program | None:
+    """The program of a single-board program item (None for anything else or an unreadable one:
+    its own turn reports it)."""
+    if not isinstance(item, ProgramItem) or isinstance(item, MultiProgramItem):
+        return None
     try:
-        program = state.program(nextitem.path)
+        return state.program(item.path)
     except (OSError, HilrigError):
-        return  # its own turn reports it
-    state.session.prefetch(program)
+        return None
+
+
+def _items_after(item: pytest.Item, count: int) -> list[pytest.Item]:
+    """The ``count`` items after the next one, in the order pytest runs them."""
+    items = item.session.items
+    index = item.stash.get(_INDEX, None)
+    if index is None:
+        for i, each in enumerate(items):
+            each.stash[_INDEX] = i
+        index = item.stash.get(_INDEX, 0)
+    return items[index + 2 : index + 2 + count - 1]
+
+
+_INDEX = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(wrapper=True)

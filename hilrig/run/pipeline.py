@@ -1,10 +1,11 @@
 """The pipeline around the board, so that the board waits for nothing hilrig does.
 
-Two helpers, each one program ahead:
+Two helpers ahead of the board:
 
-- :class:`Prefetcher`: while the board runs program N, program N+1 is compiled and its reference
-  run (the reference is another process: CPython or a host VM). It only fills the caches the
-  session reads anyway (compiled ``.mpy`` files, reference results).
+- :class:`Prefetcher`: while the board runs program N, the next few programs are compiled and
+  their references run, on two threads (a reference is another process: CPython or a host VM).
+  It only fills the caches the session reads anyway (compiled ``.mpy`` files, reference
+  results).
 - :class:`RunAhead`: as soon as the board has finished program N, it starts program N+1, while
   hilrig judges N and pytest reports it. The board still runs one program at a time and in the
   plugin's order; anything else that wants the board first waits for the program under way
@@ -16,7 +17,7 @@ Two helpers, each one program ahead:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +30,34 @@ log = logging.getLogger(__name__)
 
 
 class Prefetcher:
-    """One background worker that warms the caches for the next program."""
+    """Background workers that warm the caches for the programs coming next.
 
-    def __init__(self, warm: Callable[[Program], None]) -> None:
+    ``depth`` programs at most are being warmed at once, by ``workers`` threads; a program is
+    warmed once (the last ``REMEMBERED`` are remembered).
+    """
+
+    REMEMBERED = 256
+
+    def __init__(self, warm: Callable[[Program], None], workers: int = 2, depth: int = 4):
         self.warm = warm
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-prefetch")
-        self.pending: Future[None] | None = None
+        self.depth = depth
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hilrig-prefetch")
+        self.pending: dict[Path, Future[None]] = {}
+        self.warmed: dict[Path, None] = {}  # in order, oldest first
 
-    def prefetch(self, program: Program) -> None:
-        """Start warming ``program`` unless the one before is still being warmed."""
-        if self.pending is not None and not self.pending.done():
-            return
-        self.pending = self.pool.submit(self._warm, program)
+    def prefetch(self, programs: Sequence[Program]) -> None:
+        """Start warming the first of ``programs`` that are not warm yet, up to ``depth``."""
+        for path, future in list(self.pending.items()):
+            if future.done():
+                del self.pending[path]
+                self.warmed[path] = None
+        while len(self.warmed) > self.REMEMBERED:
+            del self.warmed[next(iter(self.warmed))]
+        for program in programs:
+            if len(self.pending) >= self.depth:
+                break
+            if program.path not in self.pending and program.path not in self.warmed:
+                self.pending[program.path] = self.pool.submit(self._warm, program)
 
     def _warm(self, program: Program) -> None:
         try:
@@ -49,7 +66,7 @@ class Prefetcher:
             log.debug("prefetching %s: %s", program.name, exc)
 
     def close(self) -> None:
-        """Wait for the warm-up under way (it holds the reference) and stop."""
+        """Wait for the warm-ups under way (they hold references) and stop."""
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 

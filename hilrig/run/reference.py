@@ -50,10 +50,13 @@ class Reference(Protocol):
 
 
 class ResultCache:
-    """RunResults stored as small JSON files named by a content hash."""
+    """RunResults stored as small JSON files named by a content hash. Threads that ask for the
+    same key at once run it once: the others wait for that run and read its result."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.lock = threading.Lock()
+        self.running: dict[str, threading.Event] = {}
 
     def get(self, key: str) -> RunResult | None:
         """A cached result, or None."""
@@ -73,12 +76,25 @@ class ResultCache:
 
     def recall(self, key: str, run: Callable[[], RunResult]) -> RunResult:
         """The result stored under ``key``, else ``run()``'s, stored for next time."""
-        cached = self.get(key)
-        if cached is not None:
-            return cached
-        result = run()
-        self.put(key, result)
-        return result
+        while True:
+            cached = self.get(key)
+            if cached is not None:
+                return cached
+            with self.lock:
+                other = self.running.get(key)
+                if other is None:
+                    mine = self.running[key] = threading.Event()
+            if other is None:
+                break
+            other.wait()  # then read what it stored (a result that is not stored runs again)
+        try:
+            result = run()
+            self.put(key, result)
+            return result
+        finally:
+            with self.lock:
+                del self.running[key]
+            mine.set()
 
     def put(self, key: str, result: RunResult) -> None:
         """Store a result (atomically; concurrent writers write the same content)."""
@@ -93,7 +109,7 @@ class ResultCache:
             "truncated": result.truncated,
             "detail": result.detail,
         }
-        tmp = self.folder / f"{key}.{os.getpid()}.tmp"
+        tmp = self.folder / f"{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(data))
         tmp.replace(self.folder / f"{key}.json")
 
@@ -173,6 +189,7 @@ class CPythonReference:
 
     label = f"CPython {sys.version.split()[0]}"
     caps = CPYTHON_CAPS
+    concurrent = True  # programs may run on several threads at once (each is its own process)
 
     def __init__(self, cache_dir: Path, max_output: int) -> None:
         self.results = ResultCache(cache_dir / "ref")

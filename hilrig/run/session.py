@@ -5,9 +5,11 @@ pytest nor printing appears here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -356,8 +358,7 @@ class HilSession:
                 ),
             )
         try:
-            with self.reference_lock:
-                ref = reference.run(program, self.timeout_for(program))
+            ref = self._run_reference(reference, program)
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
         # between two boards a module or heap the board lacks is news, not a skip
@@ -430,16 +431,24 @@ class HilSession:
             return  # compared with a file, or judged by unittest's summary: no reference run
         with self.reference_lock:
             _, reference = self._reference_for(program)
-            if reference is not None:
-                reference.run(program, self.timeout_for(program))
+        if reference is not None:
+            self._run_reference(reference, program)
 
-    def prefetch(self, program: Program) -> None:
-        """Warm ``program`` in the background (the next one, while the board runs this one);
-        with ``run_ahead``, also run it on the board as soon as this one is done there."""
+    def _run_reference(self, reference: Reference, program: Program) -> RunResult:
+        """The reference's run of ``program``: one thread at a time, unless the reference allows
+        more (CPython: each program is its own process)."""
+        concurrent = getattr(reference, "concurrent", False)
+        with contextlib.nullcontext() if concurrent else self.reference_lock:
+            return reference.run(program, self.timeout_for(program))
+
+    def prefetch(self, upcoming: Sequence[Program], following: Program | None) -> None:
+        """Warm the ``upcoming`` programs in the background while the board runs this one; with
+        ``run_ahead``, also run ``following`` (the program right after this one, if the next
+        item is one) on the board as soon as this one is done there."""
         if self.runner is not None:
-            self.prefetcher.prefetch(program)
-            if self.run_ahead:
-                self.ahead.expect(program)
+            self.prefetcher.prefetch(upcoming)
+            if self.run_ahead and following is not None:
+                self.ahead.expect(following)
 
     def close(self) -> None:
         """Stop the board and the reference; never raises.

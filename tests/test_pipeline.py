@@ -1,0 +1,88 @@
+"""The work done ahead of the board: the prefetch window, and references asked for by two
+threads at once run once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from hilrig.results import Outcome, RunResult
+from hilrig.run.pipeline import Prefetcher
+from hilrig.run.program import Program
+from hilrig.run.reference import ResultCache
+
+
+def programs(tmp_path: Path, count: int) -> list[Program]:
+    return [Program(tmp_path / f"p{i}.py", f"p{i}.py", b"print(%d)\n" % i) for i in range(count)]
+
+
+def test_the_prefetch_warms_the_window_once_each(tmp_path: Path) -> None:
+    gate = threading.Event()
+    warmed: list[str] = []
+    lock = threading.Lock()
+
+    def warm(program: Program) -> None:
+        gate.wait(10)
+        with lock:
+            warmed.append(program.name)
+
+    prefetcher = Prefetcher(warm, workers=2, depth=3)
+    try:
+        todo = programs(tmp_path, 6)
+        prefetcher.prefetch(todo)
+        assert len(prefetcher.pending) == 3  # the window, no further
+        prefetcher.prefetch(todo)  # asked again while they run: nothing new
+        assert len(prefetcher.pending) == 3
+        gate.set()
+        for future in list(prefetcher.pending.values()):
+            future.result(10)
+        prefetcher.prefetch(todo[1:])  # the next item's turn: p0..p2 are warm, p3..p5 start
+        assert sorted(p.name for p in todo if p.path in prefetcher.pending) == [
+            "p3.py",
+            "p4.py",
+            "p5.py",
+        ]
+        for future in list(prefetcher.pending.values()):
+            future.result(10)
+    finally:
+        prefetcher.close()
+    assert sorted(warmed) == [f"p{i}.py" for i in range(6)]  # each once
+
+
+def test_one_key_asked_by_two_threads_runs_once(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "ref")
+    calls: list[int] = []
+
+    def slow() -> RunResult:
+        calls.append(1)
+        time.sleep(0.3)
+        return RunResult(Outcome.OK, b"42\n")
+
+    results: list[RunResult] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.recall("k", slow))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and [r.stdout for r in results] == [b"42\n", b"42\n"]
+    assert cache.get("k") == RunResult(Outcome.OK, b"42\n")
+
+
+def test_a_result_that_is_not_kept_is_run_again_by_the_waiter(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "ref")
+    calls: list[int] = []
+
+    def timing_out() -> RunResult:
+        calls.append(1)
+        time.sleep(0.2)
+        return RunResult(Outcome.TIMEOUT, detail="timeout after 1 s")  # never stored
+
+    threads = [threading.Thread(target=cache.recall, args=("k", timing_out)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 2 and cache.get("k") is None
