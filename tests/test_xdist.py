@@ -72,8 +72,14 @@ def test_two_workers_run_programs_on_two_boards(project: pytest.Pytester, lock_d
 
 
 def test_auto_starts_one_worker_per_board_and_more_is_refused(project: pytest.Pytester) -> None:
-    result = project.runpytest_subprocess("--target=mb2", "-n", "auto", "suites/p0.py")
-    result.stdout.fnmatch_lines(["*2 workers*"])
+    # Three boards on a machine whose core count is not three (xdist's own -n auto counts cores).
+    two = (project.path / "targets" / "mb2.toml").read_text()
+    (project.path / "targets" / "mb3.toml").write_text(
+        two.replace("instances = 2", "instances = 3")
+    )
+    result = project.runpytest_subprocess("--target=mb3", "-n", "auto", "suites/p0.py")
+    assert os.cpu_count() != 3
+    result.stdout.fnmatch_lines(["*3 workers*"])
     result.assert_outcomes(passed=1)
     result = project.runpytest_subprocess("--target=mb2", "-n", "3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

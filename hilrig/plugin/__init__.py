@@ -308,9 +308,10 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-@pytest.hookimpl(optionalhook=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` starts one worker per board of the target."""
+    """``-n auto`` starts one worker per board of the target (before xdist's own answer, one
+    per core)."""
     target = config.getoption("target")
     if target is None:
         return None
