@@ -39,6 +39,7 @@ from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.runner import Prepared, Runner
 from hilrig.run.timing import judge_time
 from hilrig.targets.spec import BoardSpec, LoadMode, TargetSpec
+from hilrig.transport.transcript import Transcript
 
 if TYPE_CHECKING:
     from hilrig.boards.labgrid_place import HeldPlace
@@ -268,11 +269,11 @@ class HilSession:
         self.ahead.start()  # the next program's board part, while this one is judged
         if reason or done is None:
             return _verdict(program, Verdict.SKIP, reason or "")
-        board, prepared, transcript = done.result, done.prepared, done.transcript
-        early = early_verdict(board)
-        report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
+        early = early_verdict(done.result)
+        report = ProgramRun(program, early or _UNDECIDED, done.result, None, done.prepared)
         report = report if early is not None else self._compare(report)
-        return self._finish(self._check_source(report) if self.options.load == "both" else report)
+        report = self._check_source(report) if self.options.load == "both" else report
+        return self._finish(report, done.transcript)
 
     def _cannot_compile(self, program: Program, exc: CompileError) -> ProgramRun:
         emit = program.emit or self.emit
@@ -292,7 +293,7 @@ class HilSession:
     def _board_run(self, program: Program, prepared: Prepared) -> BoardRun:
         assert self.runner is not None
         result = self.runner.run(program, prepared, self.timeout_for(program))
-        return BoardRun(prepared, result, self._save_transcript(program, result))
+        return BoardRun(prepared, result, self.runner.transcript)
 
     def _run_ahead(self, program: Program) -> BoardRun | None:
         """The board's part of ``program`` before its turn (on the run-ahead thread)."""
@@ -396,24 +397,24 @@ class HilSession:
             self.references[kind] = self._make_reference(kind)
         return kind, self.references[kind]
 
-    def _finish(self, report: ProgramRun) -> ProgramRun:
+    def _finish(self, report: ProgramRun, transcript: Transcript | None) -> ProgramRun:
+        """Write the board's transcript where it is kept (a failure, or --hil-keep-transcripts);
+        drop the source run's where it is not."""
         keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
         if keep:
-            return report
-        for path in (report.transcript, both.transcript_of(report.source_check)):
-            if path is not None:
-                path.unlink(missing_ok=True)
-        return replace(
-            report, transcript=None, source_check=both.without_transcript(report.source_check)
-        )
+            return replace(report, transcript=self._save_transcript(report.program, transcript))
+        path = both.transcript_of(report.source_check)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return replace(report, source_check=both.without_transcript(report.source_check))
 
-    def _save_transcript(self, program: Program, result: RunResult) -> Path | None:
-        if self.runner is None or self.runner.transcript is None:
+    def _save_transcript(self, program: Program, transcript: Transcript | None) -> Path | None:
+        if transcript is None:
             return None
         safe = program.name.replace("/", "__")
         path = self.options.results_folder / self.spec.name / "transcripts" / f"{safe}.txt"
         try:
-            return self.runner.transcript.save(path)
+            return transcript.save(path)
         except OSError as exc:
             log.warning("cannot write transcript %s: %s", path, exc)
             return None
