@@ -5,10 +5,7 @@ pytest nor printing appears here.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +33,7 @@ from hilrig.run.mptests import Conditions
 from hilrig.run.pipeline import BoardRun, Prefetcher, RunAhead
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
+from hilrig.run.references import References
 from hilrig.run.runner import Prepared, Runner
 from hilrig.run.timing import judge_time
 from hilrig.targets.spec import BoardSpec, LoadMode, TargetSpec
@@ -114,9 +112,7 @@ class HilSession:
         self.runner: Runner | None = None
         self.source_runner: Runner | None = None  # --hil-load=both
         self.reference: Reference | None = None  # the main reference, named in the header
-        self.references: dict[str, Reference | None] = {}  # by kind, started on first use
-        self.pinned: Reference | None = None  # one reference for every program (repro)
-        self.reference_lock = threading.Lock()  # the prefetch thread uses the references too
+        self.references = References(options.reference, self._make_reference)
         self.prefetcher = Prefetcher(self.warm)
         self.ahead = RunAhead(self._run_ahead)
         self.run_ahead = False  # the plugin turns it on where a program runs once, as .mpy only
@@ -141,8 +137,7 @@ class HilSession:
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
         self.runner.wiring = self.spec.wiring
         self.source_runner = both.source_runner(self.runner, self.options.load)
-        main = "host" if self.options.reference == "auto" else self.options.reference
-        self.reference = self.references[main] = self._make_reference(main)
+        self.reference = self.references.main()
         if isinstance(self.reference, HostReference):
             self.reference.start()
         return self.caps
@@ -323,7 +318,7 @@ class HilSession:
 
     def pin_reference(self, reference: Reference) -> None:
         """Compare every program with ``reference`` (a bundle's recorded run)."""
-        self.reference = self.pinned = reference
+        self.reference = self.references.pinned = reference
 
     def _suite_skip(self, program: Program) -> str | None:
         """run-tests.py's skips, for programs of MicroPython's own test suite."""
@@ -349,8 +344,7 @@ class HilSession:
                 comparison=self._against_file(program, board, *expected),
                 reference_label=expected[1],
             )
-        with self.reference_lock:
-            kind, reference = self._reference_for(program)
+        kind, reference = self.references.pick(program)
         if reference is None:
             return replace(
                 report,
@@ -359,7 +353,7 @@ class HilSession:
                 ),
             )
         try:
-            ref = self._run_reference(reference, program)
+            ref = self.references.run(reference, program, self.timeout_for(program))
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
         # between two boards a module or heap the board lacks is news, not a skip
@@ -382,20 +376,6 @@ class HilSession:
         if program.tree is not None and program.name in program.tree.regex_output:
             return compare_patterns(board, text, name)
         return compare_expected(board, text, self.caps, self.spec.compare)
-
-    def _reference_for(self, program: Program) -> tuple[str, Reference | None]:
-        """``--hil-reference``; ``auto``: CPython for MicroPython's own tests, as run-tests.py
-        does, unless the program needs MicroPython (const, micropython.*, native code); the
-        host VM for everything else."""
-        kind = self.options.reference
-        if self.pinned is not None:
-            return kind, self.pinned
-        if kind == "auto":
-            official = program.tree is not None and not micropython_only(program.source)
-            kind = "cpython" if official else "host"
-        if kind not in self.references:
-            self.references[kind] = self._make_reference(kind)
-        return kind, self.references[kind]
 
     def _finish(self, report: ProgramRun, transcript: Transcript | None) -> ProgramRun:
         """Write the board's transcript where it is kept (a failure, or --hil-keep-transcripts);
@@ -430,17 +410,9 @@ class HilSession:
             or b"unittest" in program.source
         ):
             return  # compared with a file, or judged by unittest's summary: no reference run
-        with self.reference_lock:
-            _, reference = self._reference_for(program)
+        _, reference = self.references.pick(program)
         if reference is not None:
-            self._run_reference(reference, program)
-
-    def _run_reference(self, reference: Reference, program: Program) -> RunResult:
-        """The reference's run of ``program``: one thread at a time, unless the reference allows
-        more (CPython: each program is its own process)."""
-        concurrent = getattr(reference, "concurrent", False)
-        with contextlib.nullcontext() if concurrent else self.reference_lock:
-            return reference.run(program, self.timeout_for(program))
+            self.references.run(reference, program, self.timeout_for(program))
 
     def prefetch(self, upcoming: Sequence[Program], following: Program | None) -> None:
         """Warm the ``upcoming`` programs in the background while the board runs this one; with
@@ -462,22 +434,12 @@ class HilSession:
             self.board.close()
         self.ahead.close()
         self.prefetcher.close()
-        for closer in (*self.references.values(), self.board):
-            if closer is not None:
-                try:
-                    closer.close()
-                except Exception as exc:  # noqa: BLE001 - shutting down must finish
-                    log.warning("closing: %s", exc)
-
-
-_MICROPYTHON_ONLY = re.compile(
-    rb"^\s*(?:import micropython|from micropython import)|\bconst\(|@micropython\.", re.MULTILINE
-)
-
-
-def micropython_only(source: bytes) -> bool:
-    """The program uses what CPython lacks: ``const``, the ``micropython`` module, native code."""
-    return bool(_MICROPYTHON_ONLY.search(source))
+        self.references.close()
+        if self.board is not None:
+            try:
+                self.board.close()
+            except Exception as exc:  # noqa: BLE001 - shutting down must finish
+                log.warning("closing: %s", exc)
 
 
 def _label(kind: str, reference: Reference) -> str:
