@@ -25,7 +25,6 @@ from pathlib import Path
 from hilrig.results import RunResult
 from hilrig.run.program import Program
 from hilrig.run.runner import Prepared
-from hilrig.transport.transcript import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +72,11 @@ class Prefetcher:
 
 @dataclass(frozen=True)
 class BoardRun:
-    """The board's part of a program: what was sent, what came back, and its transcript (in
-    memory: written only if it is kept)."""
+    """The board's part of a program: what was sent, what came back, and its transcript."""
 
     prepared: Prepared
     result: RunResult
-    transcript: Transcript | None
+    transcript: Path | None
 
 
 class RunAhead:
