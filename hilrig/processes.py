@@ -8,8 +8,9 @@ a registry that an ``atexit`` hook empties as the last line of defence.
 from __future__ import annotations
 
 import atexit
-import ctypes
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,15 +19,30 @@ from pathlib import Path
 from typing import IO, Any
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
-_PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
+# On Linux a child is started through this short CPython program, which sets PR_SET_PDEATHSIG
+# (dies with the thread that started it) and then becomes the real program (execvp: same pid,
+# same exit status). It replaces a preexec_fn: that runs Python between fork and exec, which can
+# deadlock when another of hilrig's threads (prefetch, run-ahead, VM starter) held a lock at the
+# fork — seen as an interrupted run that never exited.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"  # the parent ended before the prctl took effect
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _dying_with_us(argv: Sequence[str]) -> list[str]:
+    """``argv`` started so that it dies with us; FileNotFoundError if its program is absent."""
+    program = str(argv[0])
+    if shutil.which(program) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
 
 
 def environment(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -54,7 +70,7 @@ def spawn(
     ``pass_fds`` stay open in the child under the same numbers.
     """
     proc = subprocess.Popen(
-        list(argv),
+        _dying_with_us(argv),
         stdin=stdin,
         stdout=stdout,
         stderr=stderr,
@@ -63,7 +79,6 @@ def spawn(
         start_new_session=True,
         close_fds=True,
         pass_fds=tuple(pass_fds),
-        preexec_fn=_die_with_parent,
     )
     _LIVE.add(proc)
     return proc

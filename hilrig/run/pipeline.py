@@ -25,6 +25,7 @@ from pathlib import Path
 from hilrig.results import RunResult
 from hilrig.run.program import Program
 from hilrig.run.runner import Prepared
+from hilrig.transport.transcript import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,12 @@ class Prefetcher:
 
 @dataclass(frozen=True)
 class BoardRun:
-    """The board's part of a program: what was sent, what came back, and its transcript."""
+    """The board's part of a program: what was sent, what came back, and its transcript (in
+    memory: written only if it is kept)."""
 
     prepared: Prepared
     result: RunResult
-    transcript: Path | None
+    transcript: Transcript | None
 
 
 class RunAhead:

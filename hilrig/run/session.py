@@ -5,10 +5,7 @@ pytest nor printing appears here.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,9 +33,11 @@ from hilrig.run.mptests import Conditions
 from hilrig.run.pipeline import BoardRun, Prefetcher, RunAhead
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
+from hilrig.run.references import References
 from hilrig.run.runner import Prepared, Runner
 from hilrig.run.timing import judge_time
 from hilrig.targets.spec import BoardSpec, LoadMode, TargetSpec
+from hilrig.transport.transcript import Transcript
 
 if TYPE_CHECKING:
     from hilrig.boards.labgrid_place import HeldPlace
@@ -113,9 +112,7 @@ class HilSession:
         self.runner: Runner | None = None
         self.source_runner: Runner | None = None  # --hil-load=both
         self.reference: Reference | None = None  # the main reference, named in the header
-        self.references: dict[str, Reference | None] = {}  # by kind, started on first use
-        self.pinned: Reference | None = None  # one reference for every program (repro)
-        self.reference_lock = threading.Lock()  # the prefetch thread uses the references too
+        self.references = References(options.reference, self._make_reference)
         self.prefetcher = Prefetcher(self.warm)
         self.ahead = RunAhead(self._run_ahead)
         self.run_ahead = False  # the plugin turns it on where a program runs once, as .mpy only
@@ -140,8 +137,7 @@ class HilSession:
         self.runner = Runner(self.board, self.caps, compiler, self.spec.max_output_bytes, self.emit)
         self.runner.wiring = self.spec.wiring
         self.source_runner = both.source_runner(self.runner, self.options.load)
-        main = "host" if self.options.reference == "auto" else self.options.reference
-        self.reference = self.references[main] = self._make_reference(main)
+        self.reference = self.references.main()
         if isinstance(self.reference, HostReference):
             self.reference.start()
         return self.caps
@@ -268,11 +264,11 @@ class HilSession:
         self.ahead.start()  # the next program's board part, while this one is judged
         if reason or done is None:
             return _verdict(program, Verdict.SKIP, reason or "")
-        board, prepared, transcript = done.result, done.prepared, done.transcript
-        early = early_verdict(board)
-        report = ProgramRun(program, early or _UNDECIDED, board, None, prepared, transcript)
+        early = early_verdict(done.result)
+        report = ProgramRun(program, early or _UNDECIDED, done.result, None, done.prepared)
         report = report if early is not None else self._compare(report)
-        return self._finish(self._check_source(report) if self.options.load == "both" else report)
+        report = self._check_source(report) if self.options.load == "both" else report
+        return self._finish(report, done.transcript)
 
     def _cannot_compile(self, program: Program, exc: CompileError) -> ProgramRun:
         emit = program.emit or self.emit
@@ -292,7 +288,7 @@ class HilSession:
     def _board_run(self, program: Program, prepared: Prepared) -> BoardRun:
         assert self.runner is not None
         result = self.runner.run(program, prepared, self.timeout_for(program))
-        return BoardRun(prepared, result, self._save_transcript(program, result))
+        return BoardRun(prepared, result, self.runner.transcript)
 
     def _run_ahead(self, program: Program) -> BoardRun | None:
         """The board's part of ``program`` before its turn (on the run-ahead thread)."""
@@ -322,7 +318,7 @@ class HilSession:
 
     def pin_reference(self, reference: Reference) -> None:
         """Compare every program with ``reference`` (a bundle's recorded run)."""
-        self.reference = self.pinned = reference
+        self.reference = self.references.pinned = reference
 
     def _suite_skip(self, program: Program) -> str | None:
         """run-tests.py's skips, for programs of MicroPython's own test suite."""
@@ -348,8 +344,7 @@ class HilSession:
                 comparison=self._against_file(program, board, *expected),
                 reference_label=expected[1],
             )
-        with self.reference_lock:
-            kind, reference = self._reference_for(program)
+        kind, reference = self.references.pick(program)
         if reference is None:
             return replace(
                 report,
@@ -358,7 +353,7 @@ class HilSession:
                 ),
             )
         try:
-            ref = self._run_reference(reference, program)
+            ref = self.references.run(reference, program, self.timeout_for(program))
         except CompileError as exc:
             return replace(report, comparison=reference_cannot_compile(board, exc))
         # between two boards a module or heap the board lacks is news, not a skip
@@ -382,38 +377,24 @@ class HilSession:
             return compare_patterns(board, text, name)
         return compare_expected(board, text, self.caps, self.spec.compare)
 
-    def _reference_for(self, program: Program) -> tuple[str, Reference | None]:
-        """``--hil-reference``; ``auto``: CPython for MicroPython's own tests, as run-tests.py
-        does, unless the program needs MicroPython (const, micropython.*, native code); the
-        host VM for everything else."""
-        kind = self.options.reference
-        if self.pinned is not None:
-            return kind, self.pinned
-        if kind == "auto":
-            official = program.tree is not None and not micropython_only(program.source)
-            kind = "cpython" if official else "host"
-        if kind not in self.references:
-            self.references[kind] = self._make_reference(kind)
-        return kind, self.references[kind]
-
-    def _finish(self, report: ProgramRun) -> ProgramRun:
+    def _finish(self, report: ProgramRun, transcript: Transcript | None) -> ProgramRun:
+        """Write the board's transcript where it is kept (a failure, or --hil-keep-transcripts);
+        drop the source run's where it is not."""
         keep = self.options.keep_transcripts or report.comparison.verdict is Verdict.MISMATCH
         if keep:
-            return report
-        for path in (report.transcript, both.transcript_of(report.source_check)):
-            if path is not None:
-                path.unlink(missing_ok=True)
-        return replace(
-            report, transcript=None, source_check=both.without_transcript(report.source_check)
-        )
+            return replace(report, transcript=self._save_transcript(report.program, transcript))
+        path = both.transcript_of(report.source_check)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return replace(report, source_check=both.without_transcript(report.source_check))
 
-    def _save_transcript(self, program: Program, result: RunResult) -> Path | None:
-        if self.runner is None or self.runner.transcript is None:
+    def _save_transcript(self, program: Program, transcript: Transcript | None) -> Path | None:
+        if transcript is None:
             return None
         safe = program.name.replace("/", "__")
         path = self.options.results_folder / self.spec.name / "transcripts" / f"{safe}.txt"
         try:
-            return self.runner.transcript.save(path)
+            return transcript.save(path)
         except OSError as exc:
             log.warning("cannot write transcript %s: %s", path, exc)
             return None
@@ -429,17 +410,9 @@ class HilSession:
             or b"unittest" in program.source
         ):
             return  # compared with a file, or judged by unittest's summary: no reference run
-        with self.reference_lock:
-            _, reference = self._reference_for(program)
+        _, reference = self.references.pick(program)
         if reference is not None:
-            self._run_reference(reference, program)
-
-    def _run_reference(self, reference: Reference, program: Program) -> RunResult:
-        """The reference's run of ``program``: one thread at a time, unless the reference allows
-        more (CPython: each program is its own process)."""
-        concurrent = getattr(reference, "concurrent", False)
-        with contextlib.nullcontext() if concurrent else self.reference_lock:
-            return reference.run(program, self.timeout_for(program))
+            self.references.run(reference, program, self.timeout_for(program))
 
     def prefetch(self, upcoming: Sequence[Program], following: Program | None) -> None:
         """Warm the ``upcoming`` programs in the background while the board runs this one; with
@@ -461,22 +434,12 @@ class HilSession:
             self.board.close()
         self.ahead.close()
         self.prefetcher.close()
-        for closer in (*self.references.values(), self.board):
-            if closer is not None:
-                try:
-                    closer.close()
-                except Exception as exc:  # noqa: BLE001 - shutting down must finish
-                    log.warning("closing: %s", exc)
-
-
-_MICROPYTHON_ONLY = re.compile(
-    rb"^\s*(?:import micropython|from micropython import)|\bconst\(|@micropython\.", re.MULTILINE
-)
-
-
-def micropython_only(source: bytes) -> bool:
-    """The program uses what CPython lacks: ``const``, the ``micropython`` module, native code."""
-    return bool(_MICROPYTHON_ONLY.search(source))
+        self.references.close()
+        if self.board is not None:
+            try:
+                self.board.close()
+            except Exception as exc:  # noqa: BLE001 - shutting down must finish
+                log.warning("closing: %s", exc)
 
 
 def _label(kind: str, reference: Reference) -> str:
