@@ -118,8 +118,13 @@ def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.
     program(project, "a_hang.py", "while True:\n    pass\n")
     program(project, "b_never.py", "print('never run')\n")
     junit = project.path / "out.xml"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    argv = [sys.executable, "-m", "pytest", f"--target={MICROBIT}", f"--junitxml={junit}"]
+    # On a hang, SIGABRT makes faulthandler print every thread's stack into the failure message.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
+    # Ctrl-C must reach it even where this run was started with SIGINT ignored (an asynchronous
+    # command of a shell without job control is), which its child would inherit.
+    main = "import signal,sys,pytest;signal.signal(signal.SIGINT,signal.default_int_handler);"
+    main += "sys.exit(pytest.console_main())"
+    argv = [sys.executable, "-c", main, f"--target={MICROBIT}", f"--junitxml={junit}"]
     argv += ["-v", "-p", "no:cacheprovider", "--hil-timeout=60"]
     proc = subprocess.Popen(
         argv, cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -137,8 +142,11 @@ def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.
         assert emulators, f"no QEMU among {[_cmdline(p) for p in children]}"
         time.sleep(0.5)  # let it boot and start the program; SIGINT at any point must work
         proc.send_signal(signal.SIGINT)
-        rest = _read_until(proc, None, Deadline.after(20))
-        assert proc.wait(20) == pytest.ExitCode.INTERRUPTED, (said + rest).decode(errors="replace")
+        rest = _read_until(proc, None, Deadline.after(40))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGABRT)
+            rest += _read_until(proc, None, Deadline.after(10))
+        assert proc.wait(10) == pytest.ExitCode.INTERRUPTED, (said + rest).decode(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
