@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
+import hilrig.mpy.compiler as compiler_module
 from hilrig.capabilities import Capabilities
 from hilrig.errors import CompileError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.compiler import (
@@ -101,3 +104,26 @@ def test_cache_keys_on_source_flags_and_name(tmp_path: Path) -> None:
     compiler.compile(CompileRequest(b"print(2)\n", "a.py"))
     assert len(list((tmp_path / "mpy").glob("*.mpy"))) == 3
     assert b"a.py" in first
+
+
+@pytest.mark.parametrize("through_files", [False, True])
+def test_every_shipped_compiler_writes_the_same_mpy_through_pipes_and_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, through_files: bool
+) -> None:
+    """Source and .mpy travel through /dev/stdin and /dev/stdout; every compiler the package
+    ships (back to 1.9) must give the bytes it writes from and to real files."""
+    source = b"def f(x):\n    return x * 2\n\nprint(f(21), 'hi', 1.5)\n"
+    for mpy_cross in shipped_compilers(tmp_path):
+        request = CompileRequest(source, "suites/twice.py")
+        with tempfile.TemporaryDirectory() as tmp:
+            src, out = Path(tmp) / "twice.py", Path(tmp) / "twice.mpy"
+            src.write_bytes(source)
+            subprocess.run(
+                Compiler(mpy_cross, tmp_path).command(request, str(src), str(out)), check=True
+            )
+            expected = out.read_bytes()
+        monkeypatch.setattr(compiler_module, "PIPES_AS_FILES", not through_files)
+        got = Compiler(mpy_cross, tmp_path / mpy_cross.release)._run(request)
+        assert got == expected, mpy_cross.label
+        with pytest.raises(CompileError, match='File "suites/bad.py", line 1'):
+            Compiler(mpy_cross, tmp_path)._run(CompileRequest(b"def f(:\n", "suites/bad.py"))
