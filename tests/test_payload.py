@@ -24,7 +24,7 @@ class C:
     pass
 print(C.__module__)
 import vfs
-vfs.umount('/_h')
+vfs.umount('/_h/_h.mpy')
 print('unmounted')
 import json
 print(json.dumps([1, 'x' * 40, {'k': 'x' * 40}]))
@@ -61,7 +61,7 @@ def test_the_program_sees_main_its_lines_and_can_unmount_the_loader(
 ) -> None:
     caps = caps_of(host)
     assert {"deflate", "vfs"} <= caps.modules  # both paths are really taken here
-    assert MOUNT == "/_h"  # the program above unmounts it by name
+    assert MOUNT == "/_h/_h.mpy"  # the program above unmounts it by name
     mpy = compiled(tmp_path, PROGRAM, caps)
     payload = mpy_payload(mpy, caps, compress)
     assert (b"deflate.DeflateIO" in payload) is compress

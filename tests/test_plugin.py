@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from projects import hil_project
 
-from hilrig.mpy.payload import MOUNT
+from hilrig.mpy.payload import SEARCH
 
 pytest_plugins = ["pytester"]
 
@@ -90,7 +90,7 @@ def test_mismatching_reference_fails_with_a_diff(project: pytest.Pytester) -> No
     program(
         project,
         "env.py",
-        f"import sys\nprint(len(sys.argv) >= 0)\nprint(sys.path[0] == '{MOUNT}')\n",
+        f"import sys\nprint(len(sys.argv) >= 0)\nprint(sys.path[0] == '{SEARCH}')\n",
     )
     result = project.runpytest("--target=unix", "--hil-reference=cpython")
     result.assert_outcomes(failed=1)

@@ -15,28 +15,28 @@ from hilrig.capabilities import Capabilities
 from hilrig.errors import ConfigError
 
 MODULE = "_h"
-MOUNT = "/_h"
+SEARCH = "/_h"  # put first on sys.path
+MOUNT = f"{SEARCH}/{MODULE}.mpy"  # the file itself is the mount point: see _INJECT
 DEFLATE_WBITS = 9  # the smallest window CPython's zlib writes raw DEFLATE for
 
-# Every byte counts: on an emulated STM32 the UART moves about 25 bytes a millisecond, and this
+# Every byte counts: on an emulated STM32 the UART moves about 30 bytes a millisecond, and this
 # script travels with every program (a soft reset between programs clears it), so it is terse.
-# The in-RAM filesystem holds one file; ``open`` renames the module being created to
-# ``__main__`` and hands out the .mpy as an ``io.BytesIO`` (a stream the importer reads like a
-# file, copying the code into RAM as run-tests.py's loader does), or through a
-# ``deflate.DeflateIO`` where the firmware has deflate and that makes the payload shorter (raw
-# DEFLATE with a 512-byte window: the board needs 512 bytes for it). Any exception from ``stat``
-# means "no such file" to the importer; ``umount`` is there for programs that unmount everything
-# they find (MicroPython's own vfs tests do).
+# The in-RAM filesystem is mounted at the path of the one file it holds, so the VFS asks it only
+# about that file (as "/"): ``stat`` says "a file" to anything, and the importer's other
+# questions ("/_h/_h" a folder? "/_h/_h.py"?) go elsewhere and find nothing. ``vfs.mount`` needs
+# ``mount`` and ``umount`` (and programs that unmount everything they find call it: MicroPython's
+# own vfs tests do); their answers are ignored, so they share ``stat``'s. ``open`` renames the
+# module being created to ``__main__`` and hands out the .mpy as an ``io.BytesIO`` (a stream the
+# importer reads like a file, copying the code into RAM as run-tests.py's loader does), or
+# through a ``deflate.DeflateIO`` where the firmware has deflate and that makes the payload
+# shorter (raw DEFLATE with a 512-byte window: the board needs 512 bytes for it).
 _INJECT = """\
 import sys,{io},{fs}{imports}
 class L:
- mount=umount=lambda*a:0
- def stat(s,p):return{{'{module}.mpy':(0,)*10}}[p.strip('/')]
- def open(*a):
-  M=sys.modules;m=M['{module}'];m.__name__='__main__';M['__main__']=m
-  return {stream}
+ mount=umount=stat=lambda*a:(0,)*10
+ def open(*a):M=sys.modules;M['__main__']=m=M['{module}'];m.__name__='__main__';return {stream}
 {fs}.mount(L(),'{mount}')
-sys.path.insert(0,'{mount}')
+sys.path[:0]=['{search}']
 import {module}
 """
 
@@ -68,7 +68,7 @@ def mpy_payload(mpy: bytes, caps: Capabilities, compress: bool = True) -> bytes:
     """
     io = "io" if "io" in caps.modules else "uio"
     fs = "vfs" if "vfs" in caps.modules else ("os" if "os" in caps.modules else "uos")
-    fields = {"io": io, "fs": fs, "module": MODULE, "mount": MOUNT}
+    fields = {"io": io, "fs": fs, "module": MODULE, "mount": MOUNT, "search": SEARCH}
     plain = _fill(
         imports="", stream=b"%s.BytesIO(%s)" % (io.encode(), bytes_literal(mpy)), **fields
     )
