@@ -17,6 +17,7 @@ Two helpers ahead of the board:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -82,52 +83,92 @@ class BoardRun:
 
 
 class RunAhead:
-    """The board's part of the next program, started the moment the board is free.
+    """The board's part of the next programs, each started the moment the board is free.
 
     ``run`` does the board's part of a program (None: not now — it skips, or does not compile;
-    its own turn finds out again).
+    its own turn finds out again). The board runs one program at a time, in the order the plugin
+    names them (``expect``): a program that ends on the board starts the one expected next on the
+    same thread at once, without waiting for this program's turn to collect it.
     """
 
     def __init__(self, run: Callable[[Program], BoardRun | None]) -> None:
         self.run = run
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-ahead")
+        self.lock = threading.Lock()
         self.next: Program | None = None  # the program whose turn comes next
-        self.pending: tuple[Program, Future[BoardRun | None]] | None = None
+        self.runs: list[tuple[Program, Future[BoardRun | None]]] = []  # in board order
+        self.closing = False
+
+    @property
+    def pending(self) -> bool:
+        """A program is under way on the board, or done and not yet taken."""
+        with self.lock:
+            return bool(self.runs)
 
     def expect(self, program: Program) -> None:
         """``program`` is next (the plugin knows its order)."""
-        self.next = program
+        with self.lock:
+            self.next = program
 
     def start(self) -> None:
         """The board is free: start the program expected next, if one is."""
+        with self.lock:
+            if not any(not future.done() for _, future in self.runs):
+                self._start_next()
+
+    def _start_next(self) -> None:
+        """With the lock held: queue the expected program behind whatever runs."""
         program, self.next = self.next, None
-        if program is not None and self.pending is None:
-            self.pending = (program, self.pool.submit(self.run, program))
+        if program is None or self.closing or any(p is program for p, _ in self.runs):
+            return
+        self.runs.append((program, self.pool.submit(self._run_then_next, program)))
+
+    def _run_then_next(self, program: Program) -> BoardRun | None:
+        try:
+            return self.run(program)
+        finally:
+            with self.lock:
+                self._start_next()
 
     def wait(self) -> None:
-        """Let the program under way finish (its result stays for its own turn)."""
-        if self.pending is not None:
-            self.pending[1].exception()
+        """Let the programs under way finish (their results stay for their own turns)."""
+        with self.lock:
+            self.next = None  # the board is wanted for something else next
+            futures = [future for _, future in self.runs]
+        for future in futures:
+            future.exception()
 
     def take(self, program: Program | None) -> BoardRun | None:
-        """The board's run of ``program`` if it was run ahead, else None; either way the board
-        is free afterwards. A run ahead of another program is dropped."""
-        pending, self.pending = self.pending, None
-        if pending is None:
-            return None
-        ran, future = pending
-        mine = program is not None and ran.path == program.path and ran.source == program.source
-        try:
-            done = future.result()
-        except Exception as exc:
+        """The board's run of ``program`` if it was run ahead, else None. If it was, a program
+        started after it may still be under way; if not, every run ahead is dropped and the board
+        is free afterwards."""
+        with self.lock:
+            first = self.runs[0] if self.runs else None
+            mine = (
+                first is not None
+                and program is not None
+                and first[0].path == program.path
+                and first[0].source == program.source
+            )
             if mine:
-                raise
-            log.debug("running %s ahead: %s", ran.name, exc)
+                self.runs.pop(0)
+        if first is None:
             return None
-        return done if mine else None
+        if not mine:
+            self.wait()
+            with self.lock:
+                dropped, self.runs = self.runs, []
+            for ran, future in dropped:
+                if future.exception() is not None:
+                    log.debug("running %s ahead: %s", ran.name, future.exception())
+            return None
+        return first[1].result()
 
     def close(self) -> None:
-        """Wait for the program under way and stop."""
-        self.next = None
+        """Wait for the programs under way and stop."""
+        with self.lock:
+            self.next = None
+            self.closing = True
         self.pool.shutdown(wait=True, cancel_futures=True)
-        self.pending = None
+        with self.lock:
+            self.runs = []

@@ -429,7 +429,7 @@ class HilSession:
         A program run ahead is cut short: the board is closed under it (no recovery then: the
         board says it is closed), and closed again once that program has given up.
         """
-        if self.board is not None and self.ahead.pending is not None:
+        if self.board is not None and self.ahead.pending:
             self.board.broken = f"{self.board.label} was closed"
             self.board.close()
         self.ahead.close()
