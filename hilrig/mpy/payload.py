@@ -18,6 +18,7 @@ MODULE = "_h"
 SEARCH = "/_h"  # put first on sys.path
 MOUNT = f"{SEARCH}/{MODULE}.mpy"  # the file itself is the mount point: see _INJECT
 DEFLATE_WBITS = 9  # the smallest window CPython's zlib writes raw DEFLATE for
+DEFLATE_RAW = 1  # deflate.RAW, the same number in every firmware that has the module (1.21 on)
 
 # Every byte counts: on an emulated STM32 the UART moves about 30 bytes a millisecond, and this
 # script travels with every program (a soft reset between programs clears it), so it is terse.
@@ -76,9 +77,10 @@ def mpy_payload(mpy: bytes, caps: Capabilities, compress: bool = True) -> bytes:
         return plain
     packer = zlib.compressobj(9, zlib.DEFLATED, -DEFLATE_WBITS)
     packed = bytes_literal(packer.compress(mpy) + packer.flush())
-    stream = b"deflate.DeflateIO(%s.BytesIO(%s),deflate.RAW,%d)" % (
+    stream = b"deflate.DeflateIO(%s.BytesIO(%s),%d,%d)" % (
         io.encode(),
         packed,
+        DEFLATE_RAW,
         DEFLATE_WBITS,
     )
     compressed = _fill(imports=",deflate", stream=stream, **fields)
