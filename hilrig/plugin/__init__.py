@@ -27,6 +27,13 @@ from hilrig.plugin.options import (
     test_trees,
     worker_index,
 )
+from hilrig.plugin.order import (
+    DurationRecorder,
+    durations_file,
+    load,
+    longest_first,
+    one_at_a_time,
+)
 from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
 from hilrig.run.program import Program
@@ -64,6 +71,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     if not _is_worker(config):
         config.pluginmanager.register(GateRecorder(Ledger(gate, baseline)), "hilrig-gate")
+        if spec is not None:
+            times = DurationRecorder(durations_file(options.cache_folder, spec.name))
+            config.pluginmanager.register(times, "hilrig-durations")
+            one_at_a_time(config)
         results_json = config.getoption("hil_results_json")
         if results_json is not None:
             args = {"test_instance": spec.name if spec else None, "hilrig": True}
@@ -176,6 +187,20 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     if _in_suites(parent.config.stash[STATE], module_path):
         return _NoTests.from_parent(parent, path=module_path)
     return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, longest programs first (hilrig.plugin.order): every worker reads the same
+    times, so every worker collects the same order."""
+    state = config.stash.get(STATE, None)
+    if not _is_worker(config) or state is None or state.spec is None:
+        return
+    ordered = longest_first(
+        items, load(durations_file(state.options.cache_folder, state.spec.name))
+    )
+    if ordered is not None:
+        items[:] = ordered
 
 
 PREFETCH_DEPTH = 4  # programs whose compile and reference are warmed ahead of the board
