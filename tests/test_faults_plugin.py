@@ -158,3 +158,15 @@ def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.
     while any(_alive(pid) for pid in children) and not deadline.expired():
         time.sleep(0.05)
     assert not [pid for pid in children if _alive(pid)], "processes outlived pytest"
+
+
+@pytest.mark.parametrize("line", [6, 7])
+def test_source_mode_keeps_a_frame_on_any_line(project: pytest.Pytester, line: int) -> None:
+    """The micro:bit runs source: its module-level frames are all the program's own. A frame on
+    the line the .mpy loader imports from (6 or 7) was once dropped as the loader's, and the
+    program failed with 'traceback has 0 frames on the board, 1 in the reference'."""
+    microbit_spec()
+    body = "".join(f"v{i} = {i}\n" for i in range(1, line - 1)) + "print(v1)\nraise ValueError(2)\n"
+    program(project, f"line{line}.py", body)
+    result = project.runpytest(f"--target={MICROBIT}")
+    result.assert_outcomes(passed=1)

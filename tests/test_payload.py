@@ -11,9 +11,10 @@ import pytest
 from real_targets import started_board
 
 from hilrig.boards.board import Board
+from hilrig.boards.capability_probe import FEATURES
 from hilrig.capabilities import Capabilities
 from hilrig.mpy.compiler import select_compiler
-from hilrig.mpy.payload import MOUNT, clean_traceback, mpy_payload
+from hilrig.mpy.payload import MOUNT, ROOT_FEATURE, clean_traceback, mpy_payload
 
 # What the loader must leave a program: its name, a working import system and mount table
 # (MicroPython's own vfs tests unmount everything they find), its own line numbers.
@@ -94,3 +95,47 @@ def test_compression_is_used_only_where_it_shortens_the_payload(
     reply = host.exec(packed, 10, 100_000)
     assert reply.exception == b""
     assert reply.stdout.decode().splitlines()[-1].strip() == "line 59 118"
+
+
+def test_a_source_programs_frame_on_the_loaders_line_is_kept() -> None:
+    """Source mode has no loader: a module-level error on the line where the loader would import
+    the .mpy is the program's own frame (it used to be dropped as the loader's)."""
+    tb = b'Traceback (most recent call last):\r\n  File "<stdin>", line 7, in <module>\r\nE\r\n'
+    assert clean_traceback(tb, "suites/p.py", source_mode=True) == (
+        b'Traceback (most recent call last):\r\n  File "suites/p.py", line 7, in <module>\r\nE\r\n'
+    )
+    assert clean_traceback(tb, "suites/p.py", source_mode=False) == (
+        b"Traceback (most recent call last):\r\nE\r\n"
+    )
+
+
+ROOT_CHECK = dict(FEATURES)[ROOT_FEATURE]
+
+
+def test_the_host_vm_imports_nothing_from_the_vfs_root(host: Board) -> None:
+    """Its root is the host's filesystem: the loader must put its folder on sys.path."""
+    caps = caps_of(host)
+    assert ROOT_FEATURE not in caps.features
+    assert b"sys.path[:0]=['/_h']" in mpy_payload(b"M", caps)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
+def test_where_import_looks_in_the_vfs_root_the_loader_leaves_sys_path_alone(
+    host: Board, tmp_path: Path, compress: bool
+) -> None:
+    """A VM whose root filesystem is unmounted is like a board without one (the emulated
+    STM32): the probe's check passes there, and the shorter loader runs the program."""
+    host.reset()
+    setup = host.exec(b"import vfs\nvfs.umount('/')\n", 10, 10_000)
+    assert setup.exception == b""
+    check = host.exec(ROOT_CHECK.encode() + b"\nprint(ok)\n", 10, 10_000)
+    assert check.stdout.strip() == b"True", check
+    caps = caps_of(host)
+    root_caps = dataclasses.replace(caps, features=caps.features | {ROOT_FEATURE})
+    source = "import sys\nprint(__name__, sys.path[0] == '')\nraise ValueError('line 3')\n"
+    payload = mpy_payload(compiled(tmp_path, source, caps), root_caps, compress)
+    assert b"sys.path" not in payload.split(b"\n", 4)[-1]  # no line of its own for sys.path
+    reply = host.exec(payload, 10, 100_000)
+    assert reply.stdout.decode().split() == ["__main__", "True"]
+    tb = clean_traceback(reply.exception, "prog.py", source_mode=False).decode()
+    assert '"<stdin>"' not in tb and 'prog.py", line 3, in <module>' in tb

@@ -94,6 +94,16 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("tstring", "a=1\nx=t'a={a}'"),
     ("complex", "complex"),
     ("coverage", "extra_coverage"),
+    # ``import X`` finds a file mounted at "/X.py" with sys.path as it is (the VFS root is where
+    # relative paths go): the .mpy loader then leaves sys.path alone (mpy/payload.py).
+    (
+        "import_at_root",
+        "import sys,io\ntry:\n import vfs as V\nexcept ImportError:\n import os as V\n"
+        "class L:\n mount=umount=stat=lambda*a:(0,)*10\n"
+        " def open(*a):return io.BytesIO(b'ok=1')\n"
+        "V.mount(L(),'/_hp.py')\ntry:\n import _hp\n ok=_hp.ok==1\n"
+        "finally:\n V.umount('/_hp.py')\n sys.modules.pop('_hp',None)",
+    ),
 )
 
 

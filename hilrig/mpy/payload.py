@@ -17,6 +17,11 @@ from hilrig.errors import ConfigError
 MODULE = "_h"
 SEARCH = "/_h"  # put first on sys.path
 MOUNT = f"{SEARCH}/{MODULE}.mpy"  # the file itself is the mount point: see _INJECT
+# Firmware whose import already looks in the VFS root (the probe's "import_at_root": no
+# filesystem of its own, working folder "/", "" on sys.path; the emulated STM32) gets the file
+# at the root, and sys.path is left as it is: 24 bytes less a program.
+ROOT_MOUNT = f"/{MODULE}.mpy"
+ROOT_FEATURE = "import_at_root"
 DEFLATE_WBITS = 9  # the smallest window CPython's zlib writes raw DEFLATE for
 DEFLATE_RAW = 1  # deflate.RAW, the same number in every firmware that has the module (1.21 on)
 
@@ -37,13 +42,13 @@ class L:
  mount=umount=stat=lambda*a:(0,)*10
  def open(*a):M=sys.modules;M['__main__']=m=M['{module}'];m.__name__='__main__';return {stream}
 {fs}.mount(L(),'{mount}')
-sys.path[:0]=['{search}']
-import {module}
+{search}import {module}
 """
+_SEARCH_LINE = f"sys.path[:0]=['{SEARCH}']\n"
 
-# The traceback frame the injector's own last line adds above the program's frames.
-IMPORT_LINE = _INJECT.count("\n")
-INJECTOR_FRAME = f'  File "<stdin>", line {IMPORT_LINE}, in <module>'
+# In .mpy mode the loader's own last line is the one frame named <stdin> (the program's frames
+# name its file), above the program's frames.
+_STDIN_FRAME = b'  File "<stdin>", line '
 
 # The .mpy travels as the bytes themselves in a bytes literal: MicroPython's lexer is 8-bit clean
 # there, so only what would end the literal or the line (quote, backslash, CR, LF), the bytes the
@@ -69,7 +74,14 @@ def mpy_payload(mpy: bytes, caps: Capabilities, compress: bool = True) -> bytes:
     """
     io = "io" if "io" in caps.modules else "uio"
     fs = "vfs" if "vfs" in caps.modules else ("os" if "os" in caps.modules else "uos")
-    fields = {"io": io, "fs": fs, "module": MODULE, "mount": MOUNT, "search": SEARCH}
+    at_root = ROOT_FEATURE in caps.features
+    fields = {
+        "io": io,
+        "fs": fs,
+        "module": MODULE,
+        "mount": ROOT_MOUNT if at_root else MOUNT,
+        "search": "" if at_root else _SEARCH_LINE,
+    }
     plain = _fill(
         imports="", stream=b"%s.BytesIO(%s)" % (io.encode(), bytes_literal(mpy)), **fields
     )
@@ -106,14 +118,11 @@ def source_payload(source: bytes, name: str) -> bytes:
 
 
 def clean_traceback(text: bytes, name: str, source_mode: bool) -> bytes:
-    """Make board tracebacks name the program: drop the injector frame, name ``<stdin>``."""
-    lines = text.split(b"\n")
-    drop = INJECTOR_FRAME.encode()
-    kept = [ln for ln in lines if ln.rstrip(b"\r") != drop]
-    out = b"\n".join(kept)
+    """Make board tracebacks name the program: in ``.mpy`` mode drop the loader's frame; in
+    source mode the program itself is ``<stdin>`` (each of its frames, whatever the line)."""
     if source_mode:
-        out = out.replace(b'File "<stdin>"', f'File "{name}"'.encode())
-    return out
+        return text.replace(b'File "<stdin>"', f'File "{name}"'.encode())
+    return b"\n".join(ln for ln in text.split(b"\n") if not ln.startswith(_STDIN_FRAME))
 
 
 def wiring_payload(module_source: str) -> bytes:
