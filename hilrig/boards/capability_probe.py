@@ -12,6 +12,7 @@ from typing import Any
 
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ReplError
+from hilrig.mpy.payload import ROOT_CHECK, ROOT_FEATURE
 
 # Modules whose presence decides skips and the loader; checked by import, cheapest first.
 MODULES = tuple(
@@ -96,14 +97,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("coverage", "extra_coverage"),
     # ``import X`` finds a file mounted at "/X.py" with sys.path as it is (the VFS root is where
     # relative paths go): the .mpy loader then leaves sys.path alone (mpy/payload.py).
-    (
-        "import_at_root",
-        "import sys,io\ntry:\n import vfs as V\nexcept ImportError:\n import os as V\n"
-        "class L:\n mount=umount=stat=lambda*a:(0,)*10\n"
-        " def open(*a):return io.BytesIO(b'ok=1')\n"
-        "V.mount(L(),'/_hp.py')\ntry:\n import _hp\n ok=_hp.ok==1\n"
-        "finally:\n V.umount('/_hp.py')\n sys.modules.pop('_hp',None)",
-    ),
+    (ROOT_FEATURE, ROOT_CHECK),
 )
 
 
