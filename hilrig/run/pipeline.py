@@ -113,7 +113,7 @@ class RunAhead:
     def start(self) -> None:
         """The board is free: start the program expected next, if one is."""
         with self.lock:
-            if not any(not future.done() for _, future in self.runs):
+            if all(future.done() for _, future in self.runs):
                 self._start_next()
 
     def _start_next(self) -> None:
@@ -159,8 +159,9 @@ class RunAhead:
             with self.lock:
                 dropped, self.runs = self.runs, []
             for ran, future in dropped:
-                if future.exception() is not None:
-                    log.debug("running %s ahead: %s", ran.name, future.exception())
+                error = future.exception()
+                if error is not None:
+                    log.debug("running %s ahead: %s", ran.name, error)
             return None
         return first[1].result()
 
