@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hilrig.results import Outcome, RunResult
@@ -50,6 +51,19 @@ def test_the_prefetch_warms_the_window_once_each(tmp_path: Path) -> None:
     assert sorted(warmed) == [f"p{i}.py" for i in range(6)]  # each once
 
 
+def _recall_on_two_threads(cache: ResultCache, run: Callable[[], RunResult]) -> list[RunResult]:
+    """Two threads ask ``cache`` for the key "k" at once; their results."""
+    results: list[RunResult] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.recall("k", run))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
 def test_one_key_asked_by_two_threads_runs_once(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path / "ref")
     calls: list[int] = []
@@ -59,14 +73,7 @@ def test_one_key_asked_by_two_threads_runs_once(tmp_path: Path) -> None:
         time.sleep(0.3)
         return RunResult(Outcome.OK, b"42\n")
 
-    results: list[RunResult] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cache.recall("k", slow))) for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    results = _recall_on_two_threads(cache, slow)
     assert len(calls) == 1 and [r.stdout for r in results] == [b"42\n", b"42\n"]
     assert cache.get("k") == RunResult(Outcome.OK, b"42\n")
 
@@ -80,9 +87,5 @@ def test_a_result_that_is_not_kept_is_run_again_by_the_waiter(tmp_path: Path) ->
         time.sleep(0.2)
         return RunResult(Outcome.TIMEOUT, detail="timeout after 1 s")  # never stored
 
-    threads = [threading.Thread(target=cache.recall, args=("k", timing_out)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    _recall_on_two_threads(cache, timing_out)
     assert len(calls) == 2 and cache.get("k") is None
