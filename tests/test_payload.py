@@ -11,10 +11,10 @@ import pytest
 from real_targets import started_board
 
 from hilrig.boards.board import Board
-from hilrig.boards.capability_probe import FEATURES
+from hilrig.boards.capability_probe import FEATURES, ROOT_FEATURE
 from hilrig.capabilities import Capabilities
 from hilrig.mpy.compiler import select_compiler
-from hilrig.mpy.payload import MOUNT, ROOT_FEATURE, clean_traceback, mpy_payload
+from hilrig.mpy.payload import MOUNT, clean_traceback, mpy_payload
 
 # What the loader must leave a program: its name, a working import system and mount table
 # (MicroPython's own vfs tests unmount everything they find), its own line numbers.

@@ -12,7 +12,6 @@ from typing import Any
 
 from hilrig.capabilities import Capabilities, ErrorReporting
 from hilrig.errors import ReplError
-from hilrig.mpy.payload import ROOT_CHECK, ROOT_FEATURE
 
 # Modules whose presence decides skips and the loader; checked by import, cheapest first.
 MODULES = tuple(
@@ -74,6 +73,21 @@ for k,s in %(features)r:
 print(repr((sys.platform,v,sys.version,mp,mc,bd,fb,n,big,el,mf,ms,ft,getattr(sys,'byteorder',''))))
 """
 
+# The in-RAM filesystem class of the .mpy loader (mpy/payload.py), up to its ``open``'s body: the
+# probe's import_at_root check mounts the very class the loader will.
+LOADER_FS_CLASS = "class L:\n mount=umount=stat=lambda*a:(0,)*10\n def open(*a):"
+# ``import X`` finds a file mounted at "/X.py" with sys.path as it is (the VFS root is where
+# relative paths go): the loader then mounts the .mpy at the root and leaves sys.path alone. The
+# check mounts a one-line .py file at "/_hp.py" and imports it (``ok`` says it worked).
+ROOT_FEATURE = "import_at_root"
+ROOT_CHECK = (
+    "import sys,io\ntry:\n import vfs as V\nexcept ImportError:\n import os as V\n"
+    + LOADER_FS_CLASS
+    + "return io.BytesIO(b'ok=1')\n"
+    "V.mount(L(),'/_hp.py')\ntry:\n import _hp\n ok=_hp.ok==1\n"
+    "finally:\n V.umount('/_hp.py')\n sys.modules.pop('_hp',None)"
+)
+
 # Language features, each compiled and run on the board inside exec() so that a firmware without
 # one raises instead of failing the probe. They are the checks MicroPython's run-tests.py runs as
 # separate programs (tests/feature_check/), folded into this one round trip; ``ok`` is False when
@@ -95,8 +109,6 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("tstring", "a=1\nx=t'a={a}'"),
     ("complex", "complex"),
     ("coverage", "extra_coverage"),
-    # ``import X`` finds a file mounted at "/X.py" with sys.path as it is (the VFS root is where
-    # relative paths go): the .mpy loader then leaves sys.path alone (mpy/payload.py).
     (ROOT_FEATURE, ROOT_CHECK),
 )
 

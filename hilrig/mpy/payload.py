@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import zlib
 
+from hilrig.boards.capability_probe import LOADER_FS_CLASS, ROOT_FEATURE
 from hilrig.capabilities import Capabilities
 from hilrig.errors import ConfigError
 
@@ -21,7 +22,6 @@ MOUNT = f"{SEARCH}/{MODULE}.mpy"  # the file itself is the mount point: see _INJ
 # filesystem of its own, working folder "/", "" on sys.path; the emulated STM32) gets the file
 # at the root, and sys.path is left as it is: 24 bytes less a program.
 ROOT_MOUNT = f"/{MODULE}.mpy"
-ROOT_FEATURE = "import_at_root"
 DEFLATE_WBITS = 9  # the smallest window CPython's zlib writes raw DEFLATE for
 DEFLATE_RAW = 1  # deflate.RAW, the same number in every firmware that has the module (1.21 on)
 
@@ -36,26 +36,15 @@ DEFLATE_RAW = 1  # deflate.RAW, the same number in every firmware that has the m
 # importer reads like a file, copying the code into RAM as run-tests.py's loader does), or
 # through a ``deflate.DeflateIO`` where the firmware has deflate and that makes the payload
 # shorter (raw DEFLATE with a 512-byte window: the board needs 512 bytes for it).
-_FS_CLASS = "class L:\n mount=umount=stat=lambda*a:(0,)*10\n def open(*a):"
 _INJECT = (
     "import sys,{io},{fs}{imports}\n"
-    + _FS_CLASS
+    + LOADER_FS_CLASS
     + """M=sys.modules;M['__main__']=m=M['{module}'];m.__name__='__main__';return {stream}
 {fs}.mount(L(),'{mount}')
 {search}import {module}
 """
 )
 _SEARCH_LINE = f"sys.path[:0]=['{SEARCH}']\n"
-
-# The capability probe's check for ROOT_FEATURE: the loader's own filesystem class, holding a
-# one-line .py file at "/_hp.py", imported with sys.path as it is (``ok`` says it worked).
-ROOT_CHECK = (
-    "import sys,io\ntry:\n import vfs as V\nexcept ImportError:\n import os as V\n"
-    + _FS_CLASS
-    + "return io.BytesIO(b'ok=1')\n"
-    "V.mount(L(),'/_hp.py')\ntry:\n import _hp\n ok=_hp.ok==1\n"
-    "finally:\n V.umount('/_hp.py')\n sys.modules.pop('_hp',None)"
-)
 
 # In .mpy mode the loader's own last line is the one frame named <stdin> (the program's frames
 # name its file), above the program's frames.
