@@ -14,7 +14,7 @@ from hilrig.boards.board import Board
 from hilrig.boards.capability_probe import FEATURES, ROOT_FEATURE
 from hilrig.capabilities import Capabilities
 from hilrig.mpy.compiler import select_compiler
-from hilrig.mpy.payload import MOUNT, clean_traceback, mpy_payload
+from hilrig.mpy.payload import MOUNT, bytes_literal, clean_traceback, mpy_payload
 
 # What the loader must leave a program: its name, a working import system and mount table
 # (MicroPython's own vfs tests unmount everything they find), its own line numbers.
@@ -54,6 +54,17 @@ def compiled(tmp_path: Path, source: str, caps: Capabilities) -> bytes:
 def caps_of(board: Board) -> Capabilities:
     assert board.caps is not None
     return board.caps
+
+
+def test_every_byte_value_survives_the_literal_on_a_real_vm(host: Board) -> None:
+    # control bytes before and after octal digits, the two quotes, backslash, CR and LF
+    data = bytes(range(256)) + b"\x00\x31\x05\x37\x04\x38\x00\x00\x01\x08\x039'\\\r\n"
+    literal = bytes_literal(data)
+    assert bytes_literal(b"\x00a\x051") == b"b'\\0a\\0051'"  # one digit unless a digit follows
+    assert not any(c in literal for c in b"\x01\x02\x03\x04\x05\r\n")  # nothing the REPL acts on
+    host.reset()
+    reply = host.exec(b"x=" + literal + b"\nprint(list(x))", 10, 100_000)
+    assert reply.stdout.decode().strip() == str(list(data)), reply.exception
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])

@@ -117,12 +117,16 @@ def chunks(text: str, direction: str) -> list[bytes]:
 def unescape(literal: bytes) -> bytes:
     """The bytes a MicroPython bytes literal's body stands for (the escapes the loader uses)."""
     simple = {b"n": b"\n", b"r": b"\r", b"'": b"'", b"\\": b"\\"}
-    return re.sub(
-        rb"\\(x[0-9a-f]{2}|.)",
-        lambda m: bytes([int(m.group(1)[1:], 16)]) if len(m.group(1)) == 3 else simple[m.group(1)],
-        literal,
-        flags=re.DOTALL,
-    )
+
+    def one(m: re.Match[bytes]) -> bytes:
+        escape = m.group(1)
+        if escape[:1] == b"x":
+            return bytes([int(escape[1:], 16)])
+        if escape[:1].isdigit():
+            return bytes([int(escape, 8)])
+        return simple[escape]
+
+    return re.sub(rb"\\(x[0-9a-f]{2}|[0-7]{1,3}|.)", one, literal, flags=re.DOTALL)
 
 
 def test_failure_keeps_its_transcript_and_prints_its_path(project: pytest.Pytester) -> None:

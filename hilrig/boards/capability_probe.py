@@ -84,7 +84,7 @@ ROOT_CHECK = (
     "import sys,io\ntry:\n import vfs as V\nexcept ImportError:\n import os as V\n"
     + LOADER_FS_CLASS
     + "return io.BytesIO(b'ok=1')\n"
-    "V.mount(L(),'/_hp.py')\ntry:\n import _hp\n ok=_hp.ok==1\n"
+    "V.mount(L,'/_hp.py')\ntry:\n import _hp\n ok=_hp.ok==1\n"
     "finally:\n V.umount('/_hp.py')\n sys.modules.pop('_hp',None)"
 )
 
