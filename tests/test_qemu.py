@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from real_targets import MICROBIT, microbit_machine, microbit_spec
 
-from hilrig.boards.qemu import QemuMachine, check_installed, qemu_command
+from hilrig.boards.qemu import INPUT_IN_FLIGHT, QemuMachine, check_installed, qemu_command
 from hilrig.deadline import Deadline
 from hilrig.errors import LinkError, ToolMissing
 from hilrig.targets.spec import QemuSpec
@@ -81,6 +81,19 @@ def test_boot_restart_and_close_leave_nothing_behind() -> None:
     assert gone(second) and workdir is not None and not workdir.exists()
     assert machine.proc is None and machine.link is None
     machine.close()  # twice is fine
+
+
+@pytest.mark.parametrize("lossless", [False, True])
+def test_input_is_paced_unless_the_firmware_loses_nothing(lossless: bool) -> None:
+    spec = dataclasses.replace(microbit_spec(), lossless_input=lossless)
+    machine = QemuMachine(spec, MICROBIT, label="QEMU micro:bit")
+    try:
+        machine.open(Deadline.after(15))
+        assert machine.lossless_input is lossless and machine.link is not None
+        # paced: a piece at a time, each once QEMU has read the one before; else one write
+        assert machine.link.in_flight == (None if lossless else INPUT_IN_FLIGHT)
+    finally:
+        machine.close()
 
 
 def test_killed_emulator_is_a_link_error_and_restart_brings_it_back() -> None:

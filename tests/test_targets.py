@@ -36,6 +36,13 @@ def test_microbit_qemu_fields() -> None:
     assert spec.qemu.firmware == Path("/usr/share/firmware-microbit-micropython/firmware.hex")
     assert spec.board_count() == 2
     assert spec.load is LoadMode.AUTO
+    assert spec.qemu.lossless_input is False  # its firmware drops input: paced
+
+
+def test_stm32_qemu_input_goes_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HILRIG_STM32_QEMU_FIRMWARE", "/fw/firmware.elf")
+    spec = load_target("stm32-qemu", ROOT)
+    assert spec.qemu is not None and spec.qemu.lossless_input is True
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -60,6 +67,10 @@ def write(tmp_path: Path, text: str) -> Path:
         ('kind = "hostvm"\n[flash]\ntool = "esptool"\nchip = "esp32"', "flash.offset is missing"),
         ('kind = "hostvm"\n[compare]\nfloats = "yes"', "compare.floats = 'yes' must be true or"),
         ('kind = "hostvm"\ninstances = 1.5', "instances = 1.5 must be a whole number"),
+        (
+            'kind = "qemu"\n[qemu]\nmachine = "microbit"\nlossless_input = 1',
+            "qemu.lossless_input = 1 must be true or false",
+        ),
     ],
 )
 def test_bad_fields_are_named(tmp_path: Path, text: str, words: str) -> None:

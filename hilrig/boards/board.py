@@ -43,6 +43,8 @@ class Connection(Protocol):
     # Plain raw mode loses nothing here whatever the pace (the host VM's pty: the kernel holds
     # what the VM has not read yet), so programs go in one write instead of raw-paste windows.
     lossless_input: bool
+    # Bytes cost nothing here (the host VM's pty): programs are not compressed.
+    fast_input: bool
 
     def open(self, deadline: Deadline) -> Link:
         """Boot or connect; return the byte stream."""

@@ -100,6 +100,7 @@ class HostVM:
 
     soft_reset_restarts = True
     lossless_input = True
+    fast_input = True
 
     def __init__(
         self, command: Sequence[str], label: str = "host VM", path: Sequence[Path] = ()

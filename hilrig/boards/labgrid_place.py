@@ -134,6 +134,7 @@ class LabgridConnection:
 
     soft_reset_restarts = False
     lossless_input = False
+    fast_input = False
 
     def __init__(self, target: str, place: HeldPlace, spec: LabgridSpec) -> None:
         self.target = target

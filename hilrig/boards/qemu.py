@@ -71,13 +71,17 @@ class QemuMachine:
     """One emulated board; ``open`` boots it, ``restart`` reboots it, ``close`` stops it."""
 
     soft_reset_restarts = False
-    lossless_input = False
-    paces_input = True  # the link waits for QEMU to read each piece: see INPUT_IN_FLIGHT
+    fast_input = False
+    # no time-based pauses: the link waits for QEMU to read each piece (see INPUT_IN_FLIGHT),
+    # or the firmware loses nothing (lossless_input)
+    paces_input = True
 
     def __init__(self, spec: QemuSpec, target: str, label: str | None = None) -> None:
         self.spec = spec
         self.target = target
         self.label = label or f"QEMU {spec.machine}"
+        # firmware that reads its UART by polling loses nothing: no pacing, one write a program
+        self.lossless_input = spec.lossless_input
         self.proc: subprocess.Popen[bytes] | None = None
         self.link: FdLink | None = None
         self.workdir: Path | None = None  # the serial socket and QEMU's own messages
@@ -97,7 +101,12 @@ class QemuMachine:
             )
         sock = self._connect(serial, deadline)
         label = f"{self.label} (pid {self.proc.pid})"
-        self.link = FdLink(sock.detach(), label, in_flight=INPUT_IN_FLIGHT, settle_s=INPUT_SETTLE_S)
+        if self.lossless_input:
+            self.link = FdLink(sock.detach(), label)
+        else:
+            self.link = FdLink(
+                sock.detach(), label, in_flight=INPUT_IN_FLIGHT, settle_s=INPUT_SETTLE_S
+            )
         return self.link
 
     def _connect(self, path: Path, deadline: Deadline) -> socket.socket:

@@ -44,6 +44,7 @@ class SerialConnection:
 
     soft_reset_restarts = False
     lossless_input = False
+    fast_input = False
 
     def __init__(
         self,

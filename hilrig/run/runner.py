@@ -98,7 +98,7 @@ class Runner:
         mpy = self.compiler.compile(request)
         check_loadable(read_header(mpy, program.name), self.caps, program.name[:-3] + ".mpy")
         command = tuple(self.compiler.command(request, program.name, program.name[:-3] + ".mpy"))
-        compress = not self.board.connection.lossless_input  # a fast link: nothing to gain
+        compress = not self.board.connection.fast_input  # nothing to gain on the host VM's pty
         return Prepared(mpy_payload(mpy, self.caps, compress), mpy, command)
 
     def run(self, program: Program, prepared: Prepared, timeout_s: float) -> RunResult:

@@ -119,6 +119,7 @@ def _qemu(t: _Table, path: Path) -> QemuSpec:
         boot_timeout_s=t.number("boot_timeout_s", _BOOT) or 15.0,
         install_hint=t.text("install_hint") or "",
         firmware_env=env,
+        lossless_input=t.flag("lossless_input", default=False),
     )
     t.reject_unknown()
     return spec

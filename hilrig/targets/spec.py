@@ -50,7 +50,12 @@ class QemuSpec:
     args: tuple[str, ...] = ()
     boot_timeout_s: float = 15.0
     install_hint: str = ""
-    firmware_env: str = ""  # an environment variable naming the firmware when the file does not
+    firmware_env: str = ""  # an environment variable naming the firmware when none is given
+    # The firmware reads its UART by polling the data register (MicroPython's qemu port), so
+    # QEMU holds input until the guest reads it: nothing is lost, and a program goes in one
+    # write. False for firmware that buffers input in an interrupt-fed ring (the micro:bit's
+    # drops what does not fit), where input is paced or sent in raw-paste windows.
+    lossless_input: bool = False
 
 
 @dataclass(frozen=True)
