@@ -1,17 +1,22 @@
-"""The work done ahead of the board: the prefetch window, and references asked for by two
-threads at once run once."""
+"""The work done ahead of the board: the prefetch window, payloads prepared ahead, and references
+asked for by two threads at once run once."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from real_targets import started_board
+
+from hilrig.mpy.compiler import Compiler, select_compiler
 from hilrig.results import Outcome, RunResult
 from hilrig.run.pipeline import Prefetcher
 from hilrig.run.program import Program
 from hilrig.run.reference import ResultCache
+from hilrig.run.runner import Runner
 
 
 def programs(tmp_path: Path, count: int) -> list[Program]:
@@ -49,6 +54,21 @@ def test_the_prefetch_warms_the_window_once_each(tmp_path: Path) -> None:
     finally:
         prefetcher.close()
     assert sorted(warmed) == [f"p{i}.py" for i in range(6)]  # each once
+
+
+def test_a_payload_prepared_ahead_is_handed_out_once(tmp_path: Path) -> None:
+    with started_board("host") as board:
+        assert board.caps is not None
+        compiler = Compiler(select_compiler(board.caps, tmp_path), tmp_path)
+        runner = Runner(board, board.caps, compiler, 10_000)
+        program = programs(tmp_path, 1)[0]
+        ahead = runner.prepare(program, keep=True)  # the prefetch
+        assert runner.prepare(program) is ahead  # the board's turn: no work in between
+        again = runner.prepare(program)  # not kept twice: made again, the same bytes
+        assert again is not ahead and again == ahead
+        runner.prepare(program, keep=True)
+        changed = dataclasses.replace(program, source=b"print('changed')\n")
+        assert runner.prepare(changed).payload != ahead.payload  # edited since: not the kept one
 
 
 def _recall_on_two_threads(cache: ResultCache, run: Callable[[], RunResult]) -> list[RunResult]:

@@ -7,8 +7,10 @@ sentence; the board is brought back to a clean raw prompt (or marked broken) bef
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from hilrig.boards.board import Board
 from hilrig.capabilities import Capabilities
@@ -30,6 +32,7 @@ from hilrig.transport.transcript import Transcript
 log = logging.getLogger(__name__)
 
 WIRING_BUDGET_S = 5.0  # to define the target_wiring module before a program
+KEPT_PREPARED = 2048  # payloads prepared ahead (the prefetch) and kept until their turn
 
 
 def _board_rejected_source(result: RunResult) -> bool:
@@ -71,6 +74,8 @@ class Runner:
         self.max_output = max_output
         self.emit = emit
         self.wiring = Wiring()  # given to programs that import target_wiring
+        self._kept: dict[tuple[Path, bytes, str | None], Prepared] = {}
+        self._kept_lock = threading.Lock()
 
     @property
     def source_mode(self) -> bool:
@@ -83,10 +88,33 @@ class Runner:
             return f"needs native code; firmware {self.caps.version_text} loads none"
         return None
 
-    def prepare(self, program: Program) -> Prepared:
-        """Compile (cached) and wrap; CompileError and IncompatibleMpy propagate."""
+    def prepare(self, program: Program, keep: bool = False) -> Prepared:
+        """Compile (cached) and wrap; CompileError and IncompatibleMpy propagate.
+
+        ``keep``: the prefetch prepares a program ahead of its turn and keeps the result in
+        memory, so that the board's next program is sent without this work in between (a
+        kept result is handed out once).
+        """
         if self.compiler is None:
             return Prepared(source_payload(program.source, program.name), None, ())
+        key = (program.path, program.source, program.emit)
+        with self._kept_lock:
+            kept = self._kept.pop(key, None)
+        if kept is not None:
+            if keep:
+                self._keep(key, kept)
+            return kept
+        prepared = self._prepare_mpy(program, self.compiler)
+        if keep:
+            self._keep(key, prepared)
+        return prepared
+
+    def _keep(self, key: tuple[Path, bytes, str | None], prepared: Prepared) -> None:
+        with self._kept_lock:
+            if len(self._kept) < KEPT_PREPARED:
+                self._kept[key] = prepared
+
+    def _prepare_mpy(self, program: Program, compiler: Compiler) -> Prepared:
         emit = program.emit or self.emit
         request = CompileRequest(
             source=program.source,
@@ -95,9 +123,9 @@ class Runner:
             arch=self.caps.arch if emit != "bytecode" or program.needs_native else None,
             small_int_bits=self.caps.small_int_bits,
         )
-        mpy = self.compiler.compile(request)
+        mpy = compiler.compile(request)
         check_loadable(read_header(mpy, program.name), self.caps, program.name[:-3] + ".mpy")
-        command = tuple(self.compiler.command(request, program.name, program.name[:-3] + ".mpy"))
+        command = tuple(compiler.command(request, program.name, program.name[:-3] + ".mpy"))
         compress = not self.board.connection.fast_input  # nothing to gain on the host VM's pty
         return Prepared(mpy_payload(mpy, self.caps, compress), mpy, command)
 

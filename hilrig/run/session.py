@@ -404,7 +404,7 @@ class HilSession:
         (called from the prefetch thread while the board runs the program before it)."""
         if self.runner is None or self.caps is None or self._suite_skip(program):
             return
-        self.runner.prepare(program)
+        self.runner.prepare(program, keep=True)
         if (
             program.expected_for(program.emit or self.emit) is not None
             or b"unittest" in program.source
