@@ -1,5 +1,5 @@
-"""The work done ahead of the board: the prefetch window, payloads prepared ahead, and references
-asked for by two threads at once run once."""
+"""The work done ahead of the board: the prefetch window, a whole run queued at once, payloads
+prepared ahead, and references asked for by two threads at once run once."""
 
 from __future__ import annotations
 
@@ -54,6 +54,23 @@ def test_the_prefetch_warms_the_window_once_each(tmp_path: Path) -> None:
     finally:
         prefetcher.close()
     assert sorted(warmed) == [f"p{i}.py" for i in range(6)]  # each once
+
+
+def test_a_whole_run_queued_at_once_is_warmed_in_its_order_once_each(tmp_path: Path) -> None:
+    warmed: list[str] = []
+    prefetcher = Prefetcher(lambda program: warmed.append(program.name), workers=1, depth=2)
+    try:
+        todo = programs(tmp_path, 8)
+        prefetcher.prefetch(todo, depth=len(todo))  # the plugin's plan at the first program
+        assert len(prefetcher.pending) == 8  # beyond the prefetcher's own depth
+        prefetcher.prefetch(todo[1:4])  # the next items' turns ask again: nothing new
+        for future in list(prefetcher.pending.values()):
+            future.result(10)
+        prefetcher.prefetch(todo[4:])
+        assert not prefetcher.pending
+    finally:
+        prefetcher.close()
+    assert warmed == [f"p{i}.py" for i in range(8)]
 
 
 def test_a_payload_prepared_ahead_is_handed_out_once(tmp_path: Path) -> None:

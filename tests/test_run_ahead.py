@@ -99,3 +99,35 @@ def test_count_two_runs_each_program_twice_in_turn(project: pytest.Pytester) -> 
     result.assert_outcomes(passed=4)
     ran = [line for line in board_log(project) if line.endswith(" ran")]
     assert ran == ["a1 ran", "a1 ran", "a2 ran", "a2 ran", "a3 ran", "a3 ran", "a4 ran", "a4 ran"]
+
+
+PLAN_LOGGER = """
+import hilrig.run.session as session
+
+_plan = session.HilSession.plan
+
+def plan(self, programs):
+    with open({log!r}, "a") as f:
+        f.write("planned " + " ".join(p.path.stem for p in programs) + "\\n")
+    _plan(self, programs)
+
+session.HilSession.plan = plan
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_alone_the_rest_of_the_run_is_queued_at_the_first_program(
+    project: pytest.Pytester, workers: int
+) -> None:
+    log = project.path / "board.log"
+    with (project.path / "conftest.py").open("a") as conftest:
+        conftest.write(PLAN_LOGGER.format(log=str(log)))
+    args = ["suites/a1.py", "test_fixture.py", "suites/a2.py", "suites/a3.py", "suites/a4.py"]
+    xdist = ["-n", str(workers)] if workers else []
+    result = project.runpytest("--target=unix", "--hil-reference=exp", *xdist, *args)
+    result.assert_outcomes(passed=5)
+    planned = [line for line in board_log(project) if line.startswith("planned")]
+    if workers:
+        assert planned == []  # a worker knows only its next item: no plan
+    else:
+        assert planned == ["planned a2 a3 a4"]  # once, in the run's order, programs only

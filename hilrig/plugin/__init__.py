@@ -209,13 +209,21 @@ PREFETCH_DEPTH = 4  # programs whose compile and reference are warmed ahead of t
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """While this program runs on the board, compile the next ones and run their references;
-    the next one, if it is a program, may start on the board as soon as this one is done."""
+    the next one, if it is a program, may start on the board as soon as this one is done.
+
+    Alone, the run's order is known: at the first program the rest of the run is queued (see
+    :mod:`hilrig.run.pipeline`). Under xdist only the next item is known to be this worker's.
+    """
     state = item.config.stash.get(STATE, None)
     if state is None or state.session is None:
         return
     following = _program_of(state, nextitem)
-    # Under xdist only the next item is known to be this worker's; alone, the next few are.
     after = [] if _is_worker(item.config) else _items_after(item, PREFETCH_DEPTH)
+    if not state.planned and not _is_worker(item.config):
+        state.planned = True
+        rest = _items_after(item, len(item.session.items))
+        planned = [following, *(_program_of(state, i) for i in rest)]
+        state.session.plan([p for p in planned if p is not None])
     upcoming = [p for p in (following, *(_program_of(state, i) for i in after)) if p is not None]
     state.session.prefetch(upcoming, following)
 

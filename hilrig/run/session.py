@@ -414,6 +414,12 @@ class HilSession:
         if reference is not None:
             self.references.run(reference, program, self.timeout_for(program))
 
+    def plan(self, programs: Sequence[Program]) -> None:
+        """Queue all of ``programs`` (the rest of the run, in its order) to be warmed in the
+        background: see :mod:`hilrig.run.pipeline`."""
+        if self.runner is not None:
+            self.prefetcher.prefetch(programs, depth=len(programs))
+
     def prefetch(self, upcoming: Sequence[Program], following: Program | None) -> None:
         """Warm the ``upcoming`` programs in the background while the board runs this one; with
         ``run_ahead``, also run ``following`` (the program right after this one, if the next
