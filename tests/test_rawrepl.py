@@ -91,7 +91,9 @@ def test_plain_mode_sends_chunks_with_pauses_between_them_only(
     pauses: list[float] = []
     monkeypatch.setattr("hilrig.transport.rawrepl.time.sleep", pauses.append)
     plain(link, pacing_s=0.02).exec(code, SOON(1))
-    assert [len(w) for w in link.writes] == [PLAIN_CHUNK, PLAIN_CHUNK, 10, 1]
+    # the end (Ctrl-D) goes with the last chunk: a paced link waits once less
+    assert [len(w) for w in link.writes] == [PLAIN_CHUNK, PLAIN_CHUNK, 11]
+    assert link.writes[-1].endswith(b"#\x04")
     assert pauses == [0.02, 0.02]  # two pauses, none after the last chunk
     assert not link.flow_control  # plain raw mode keeps whatever pacing the link does
 

@@ -265,11 +265,11 @@ class RawRepl:
 
     def _plain(self, code: bytes, deadline: Deadline) -> None:
         """Send in chunks, pausing between them on links without flow control (a bare UART)."""
-        for i in range(0, len(code), self.chunk):
+        data = code + b"\x04"  # the end goes with the last piece: one pause less
+        for i in range(0, len(data), self.chunk):
             if i and self.pacing_s:
                 time.sleep(self.pacing_s)
-            self.link.write(code[i : i + self.chunk])
-        self.link.write(b"\x04")
+            self.link.write(data[i : i + self.chunk])
         ok = self.read_exactly(2, deadline)
         if ok != b"OK":
             rest = self.drain(0.05, deadline.sooner(0.5))
