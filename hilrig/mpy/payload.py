@@ -41,7 +41,7 @@ DEFLATE_RAW = 1  # deflate.RAW, the same number in every firmware that has the m
 _INJECT = (
     "import sys,{io},{fs}{imports}\n"
     + LOADER_FS_CLASS
-    + """M=sys.modules;M['__main__']=m=M['{module}'];m.__name__='__main__';return {stream}
+    + """M=sys.modules;n='__main__';M[n]=m=M['{module}'];m.__name__=n;return {stream}
 {fs}.mount(L,'{mount}')
 {search}import {module}
 """
