@@ -10,7 +10,7 @@ Two helpers ahead of the board:
   spread along it: on a two-core machine every process that computes beside an emulator slows
   its serial port (with four programs warmed ahead, an emulated STM32 took `tests/basics`'
   programs 70 % slower in a cold run than in a warm one), and done at once, on both threads,
-  this work overlaps the board for a shorter time (the cold run: 19.4-20.6 s before, 14.2-16.3
+  this work overlaps the board for a shorter time (the cold run: 19.4-20.6 s before, 14.2-17.0
   after; the warm run is unchanged).
 - :class:`RunAhead`: as soon as the board has finished program N, it starts program N+1, while
   hilrig judges N and pytest reports it. The board still runs one program at a time and in the
