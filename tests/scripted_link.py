@@ -30,6 +30,7 @@ class ScriptedLink:
         self.queue = bytearray()
         self.closed = False
         self.flow_control = False  # raw-paste mode told the link to stop pacing
+        self.caught: list[int] = []  # len(written) each time the board was said to have caught up
         self._seen = 0
 
     def say(self, data: bytes) -> None:
@@ -77,6 +78,10 @@ class ScriptedLink:
     def flow_controlled(self) -> None:
         """Remember that raw-paste mode took over the flow."""
         self.flow_control = True
+
+    def caught_up(self) -> None:
+        """Remember how much had been written when the board was said to have read it all."""
+        self.caught.append(len(self.written))
 
 
 class PasteBoard(ScriptedLink):

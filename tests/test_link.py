@@ -91,6 +91,24 @@ def test_in_flight_limits_what_the_peer_has_not_read(pair: tuple[FdLink, socket.
     assert link.unread_by_peer() == 0
 
 
+def test_a_board_that_caught_up_gets_the_next_piece_without_a_pause(
+    pair: tuple[FdLink, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, peer = pair
+    link.in_flight, link.settle_s = 32, 0.05
+    pauses: list[float] = []
+    monkeypatch.setattr("hilrig.transport.link.time.sleep", pauses.append)
+    link.write(b"\x04")  # e.g. a soft reset
+    peer.recv(10)
+    link.write(b"pass\n\x04")  # right after it: the firmware may still be draining its ring
+    assert pauses == [0.05]
+    peer.recv(10)
+    link.caught_up()  # the board answered at its prompt: it has read everything
+    link.write(b"pass\n\x04")
+    assert pauses == [0.05]  # no pause this time
+    assert peer.recv(10) == b"pass\n\x04"
+
+
 def test_unread_by_peer_counts_until_read(pair: tuple[FdLink, socket.socket]) -> None:
     link, peer = pair
     link.write(b"12345")

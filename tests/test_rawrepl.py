@@ -62,6 +62,17 @@ def test_friendly_banner_is_read_and_the_raw_repl_re_entered() -> None:
 def test_soft_reset_returns_boot_output() -> None:
     link = ScriptedLink((b"\x04", b"OK\r\nMPY: soft reboot\r\nboot.py here\r\n" + RAW_PROMPT))
     assert b"boot.py here" in RawRepl(link).soft_reset(SOON(1))
+    assert link.caught == [1]  # at the raw prompt the board has read all input: no pause next
+
+
+def test_the_board_has_caught_up_only_at_a_prompt() -> None:
+    link = ScriptedLink((b"\x04", b"OK" + b"1\r\n\x04\x04>"))
+    repl = plain(link)
+    repl.send(b"print(1)", SOON(1))
+    assert link.caught == []  # took the program ("OK"), but it runs: nothing is known
+    repl.read_until(b"\x04\x04", SOON(1))
+    assert repl.read_prompt() is False
+    assert link.caught == [len(b"print(1)\x04")]  # its prompt: everything sent has been read
 
 
 # -- plain raw mode and the framing -----------------------------------------------------------

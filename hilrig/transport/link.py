@@ -37,6 +37,10 @@ class Link(Protocol):
     def flow_controlled(self) -> None:
         """The raw REPL's raw-paste mode now controls the flow: stop any pacing of input."""
 
+    def caught_up(self) -> None:
+        """The board has read everything written so far (it answered at a prompt): the next
+        write needs no pause to let it catch up."""
+
 
 class FdLink:
     """A pty master (host VM) or a connected socket (QEMU's serial port) as a file descriptor.
@@ -105,6 +109,12 @@ class FdLink:
         """Raw-paste mode paces itself (the board grants a window): write at full speed."""
         self.in_flight = 0
         self.settle_s = 0.0
+
+    def caught_up(self) -> None:
+        """The firmware has emptied its input ring (it answered at a prompt, which it does once
+        it has read all input up to the Ctrl-D that asked for the answer): the next piece goes
+        without the settling pause."""
+        self._last_write = 0.0
 
     def unread_by_peer(self) -> int:
         """Bytes written that the other side has not read yet (0 where the OS cannot say)."""
@@ -201,6 +211,9 @@ class SerialLink:
 
     def flow_controlled(self) -> None:
         """Nothing to stop: a serial link never paces by itself."""
+
+    def caught_up(self) -> None:
+        """Nothing to do: a serial link never paces by itself."""
 
     def read_some(self, deadline: Deadline) -> bytes:
         """Read what is waiting, polling until the deadline."""

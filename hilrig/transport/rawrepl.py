@@ -139,12 +139,14 @@ class RawRepl:
         before = self.drain(0.05, deadline)
         self.link.write(b"\r\x01")
         try:
-            return before + self.read_until(RAW_PROMPT, deadline)
+            said = before + self.read_until(RAW_PROMPT, deadline)
         except LinkTimeout as exc:
             raise ReplError(
                 f"{self.link.label} did not enter the raw REPL within {deadline.budget_s:g} s; "
                 f"it said {(before + exc.received)[-160:]!r}. Is MicroPython running there?"
             ) from exc
+        self.link.caught_up()
+        return said
 
     def friendly_banner(self, deadline: Deadline) -> str:
         """Leave and re-enter the raw REPL to read the firmware's banner line."""
@@ -152,6 +154,7 @@ class RawRepl:
         text = self.read_until(b">>> ", deadline)
         self.link.write(b"\x01")
         self.read_until(RAW_PROMPT, deadline)
+        self.link.caught_up()
         for line in text.decode("utf-8", "replace").splitlines():
             if line.startswith("MicroPython"):
                 return line.strip()
@@ -160,7 +163,9 @@ class RawRepl:
     def soft_reset(self, deadline: Deadline) -> bytes:
         """Soft-reset a board from the raw prompt; returns what it printed (boot.py output)."""
         self.link.write(b"\x04")
-        return self.read_until(RAW_PROMPT, deadline)
+        said = self.read_until(RAW_PROMPT, deadline)
+        self.link.caught_up()  # at the raw prompt: everything sent has been read
+        return said
 
     def sync(self, deadline: Deadline) -> bytes:
         """Prove the board is idle at its raw prompt: run a line that prints a random token.
@@ -327,12 +332,14 @@ class RawRepl:
         try:
             first = self.read_exactly(1, Deadline.after(PROMPT_BUDGET_S))
             if first == b">":
+                self.link.caught_up()
                 return False
             if first != b"\x04":
                 self.unread(first)
                 # A board soft-reboots after SystemExit and prints the raw banner again.
                 text = self._read_to((RAW_PROMPT, b"\x04>"), Deadline.after(REBOOT_BUDGET_S))
                 if text.endswith(RAW_PROMPT):
+                    self.link.caught_up()
                     return True
         except LinkTimeout as exc:
             raise ReplError(

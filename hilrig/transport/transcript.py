@@ -146,3 +146,7 @@ class RecordingLink:
     def flow_controlled(self) -> None:
         """Tell the wrapped link."""
         self.inner.flow_controlled()
+
+    def caught_up(self) -> None:
+        """Tell the wrapped link."""
+        self.inner.caught_up()
