@@ -8,8 +8,8 @@ Two helpers ahead of the board:
   results). Where the whole run's order is known (one process, no xdist), the whole run is
   queued at its first program, so that this work is done in the run's first seconds rather than
   spread along it: on a two-core machine every process that computes beside an emulator slows
-  its serial port (with four programs warmed ahead, an emulated STM32 took `tests/basics`'
-  programs 70 % slower in a cold run than in a warm one), and done at once, on both threads,
+  its serial port (with four programs warmed ahead, an emulated STM32 took in the programs of
+  ``tests/basics`` 70 % slower in a cold run than in a warm one), and done at once, on both threads,
   this work overlaps the board for a shorter time (the cold run: 19.4-20.6 s before, 14.2-17.0
   after; the warm run is unchanged).
 - :class:`RunAhead`: as soon as the board has finished program N, it starts program N+1, while
