@@ -203,9 +203,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = ordered
 
 
-PREFETCH_DEPTH = 4  # programs whose compile and reference are warmed ahead of the board
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """While this program runs on the board, compile the next ones and run their references;
@@ -218,14 +215,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if state is None or state.session is None:
         return
     following = _program_of(state, nextitem)
-    after = [] if _is_worker(item.config) else _items_after(item, PREFETCH_DEPTH)
     if not state.planned and not _is_worker(item.config):
         state.planned = True
-        rest = _items_after(item, len(item.session.items))
-        planned = [following, *(_program_of(state, i) for i in rest)]
+        planned = [following, *(_program_of(state, i) for i in _items_after(item))]
         state.session.plan([p for p in planned if p is not None])
-    upcoming = [p for p in (following, *(_program_of(state, i) for i in after)) if p is not None]
-    state.session.prefetch(upcoming, following)
+    state.session.prefetch([following] if following is not None else [], following)
 
 
 def _program_of(state: _State, item: pytest.Item | None) -> Program | None:
@@ -239,18 +233,10 @@ def _program_of(state: _State, item: pytest.Item | None) -> Program | None:
         return None
 
 
-def _items_after(item: pytest.Item, count: int) -> list[pytest.Item]:
-    """The ``count`` items after the next one, in the order pytest runs them."""
+def _items_after(item: pytest.Item) -> list[pytest.Item]:
+    """The items after the next one, in the order pytest runs them (asked once a run)."""
     items = item.session.items
-    index = item.stash.get(_INDEX, None)
-    if index is None:
-        for i, each in enumerate(items):
-            each.stash[_INDEX] = i
-        index = item.stash.get(_INDEX, 0)
-    return items[index + 2 : index + 2 + count - 1]
-
-
-_INDEX = pytest.StashKey[int]()
+    return items[items.index(item) + 2 :] if item in items else []
 
 
 @pytest.hookimpl(wrapper=True)

@@ -51,17 +51,24 @@ class Prefetcher:
         self.warm = warm
         self.depth = depth
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hilrig-prefetch")
-        self.pending: dict[Path, Future[None]] = {}
+        self.pending: dict[Path, Future[None]] = {}  # in the order queued
         self.warmed: dict[Path, None] = {}  # in order, oldest first
 
     def prefetch(self, programs: Sequence[Program], depth: int | None = None) -> None:
         """Start warming the first of ``programs`` that are not warm yet, up to ``depth`` (the
-        prefetcher's own if None) queued or under way."""
+        prefetcher's own if None) queued or under way.
+
+        Called for every program, with the whole run queued: finished warm-ups are moved out
+        from the front of the queue only (they finish in about the order queued), so a call
+        costs nothing like the length of the queue.
+        """
         depth = self.depth if depth is None else depth
-        for path, future in list(self.pending.items()):
-            if future.done():
-                del self.pending[path]
-                self.warmed[path] = None
+        while self.pending:
+            path, future = next(iter(self.pending.items()))
+            if not future.done():
+                break
+            del self.pending[path]
+            self.warmed[path] = None
         while len(self.warmed) > self.REMEMBERED:
             del self.warmed[next(iter(self.warmed))]
         for program in programs:
