@@ -101,12 +101,13 @@ class QemuMachine:
             )
         sock = self._connect(serial, deadline)
         label = f"{self.label} (pid {self.proc.pid})"
-        if self.lossless_input:
-            self.link = FdLink(sock.detach(), label)
-        else:
-            self.link = FdLink(
-                sock.detach(), label, in_flight=INPUT_IN_FLIGHT, settle_s=INPUT_SETTLE_S
-            )
+        paced = not self.lossless_input
+        self.link = FdLink(
+            sock.detach(),
+            label,
+            in_flight=INPUT_IN_FLIGHT if paced else None,
+            settle_s=INPUT_SETTLE_S if paced else 0.0,
+        )
         return self.link
 
     def _connect(self, path: Path, deadline: Deadline) -> socket.socket:
