@@ -17,11 +17,11 @@ from hilrig.compare.gap import compare_targets
 from hilrig.compare.judge import Comparison, Verdict, compare_expected, compare_runs
 from hilrig.compare.patterns import compare_patterns
 from hilrig.compare.unittest_output import UnittestReport, judge_unittest, unittest_report
-from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy, ToolMissing
+from hilrig.errors import CompileError, ConfigError, HilrigError, IncompatibleMpy
 from hilrig.mpy.compiler import Compiler, select_compiler, user_compiler
 from hilrig.results import Outcome, RunResult
 from hilrig.run import differential as both
-from hilrig.run.connect import make_board, make_connection
+from hilrig.run.connect import make_board
 from hilrig.run.decisions import (
     board_lacks,
     check_compiler,
@@ -29,6 +29,7 @@ from hilrig.run.decisions import (
     reference_cannot_compile,
     wiring_gap,
 )
+from hilrig.run.flashing import flash_for_run
 from hilrig.run.mptests import Conditions
 from hilrig.run.pipeline import BoardRun, Prefetcher, RunAhead
 from hilrig.run.program import Program
@@ -36,7 +37,7 @@ from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.references import References
 from hilrig.run.runner import Prepared, Runner
 from hilrig.run.timing import judge_time
-from hilrig.targets.spec import BoardSpec, LoadMode, TargetSpec
+from hilrig.targets.spec import LoadMode, TargetSpec
 from hilrig.transport.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -127,7 +128,13 @@ class HilSession:
     def start(self) -> Capabilities:
         """Flash if asked, connect and probe the board, choose how programs are loaded."""
         if self.options.firmware is not None:
-            self._flash(self.options.firmware)
+            self.spec, self.flashed = flash_for_run(
+                self.spec,
+                self.options.firmware,
+                self.options.board_index,
+                self.options.reflash,
+                self.place,
+            )
         self.board = make_board(
             self.spec, self.options.board_index, self.options.module_path, self.place
         )
@@ -141,55 +148,6 @@ class HilSession:
         if isinstance(self.reference, HostReference):
             self.reference.start()
         return self.caps
-
-    def _flash(self, firmware: Path) -> None:
-        """QEMU boots the file; real boards are flashed unless they already run that build."""
-        if self.spec.qemu is not None:
-            if not firmware.is_file():
-                raise ConfigError(f"--hil-firmware {firmware}: no such file")
-            qemu = replace(self.spec.qemu, firmware=firmware.resolve())
-            self.spec = replace(self.spec, qemu=qemu)
-            self.flashed = f"QEMU boots {firmware}"
-            return
-        from hilrig.flash import flash_if_needed
-        from hilrig.flash.records import RunningIdentity
-
-        board = self._board_to_flash()
-
-        def running_identity() -> RunningIdentity | None:
-            probe = Board(make_connection(self.spec, self.options.board_index, self.place))
-            try:
-                return RunningIdentity.from_capabilities(probe.start())
-            finally:
-                probe.close()
-
-        try:
-            result = flash_if_needed(
-                self.spec,
-                board,
-                firmware,
-                running_identity,
-                force=self.options.reflash,
-                progress=self._progress,
-            )
-        except ToolMissing as exc:  # a missing --hil-firmware file is the user's to fix, not a skip
-            raise ConfigError(str(exc)) from exc
-        self.flashed = f"{result.outcome.value} {firmware} (sha256 {result.firmware.short_sha})"
-
-    def _board_to_flash(self) -> BoardSpec:
-        if self.place is not None:
-            from hilrig.flash.farm import farm_board
-
-            return farm_board(self.spec, self.place)
-        if self.spec.flash is None or not self.spec.boards:
-            raise ConfigError(
-                f"--hil-firmware was given, but target {self.spec.name} ({self.spec.path}) has "
-                f"no [flash] section and [[boards]] to flash; add them or drop --hil-firmware"
-            )
-        return self.spec.boards[self.options.board_index % len(self.spec.boards)]
-
-    def _progress(self, report: object) -> None:
-        log.info("flash: %s", report)
 
     def _compiler(self, caps: Capabilities) -> Compiler | None:
         load = both.load_mode(self.spec.load, self.options.load)
