@@ -33,11 +33,11 @@ DEFLATE_RAW = 1  # deflate.RAW, the same number in every firmware that has the m
 # ``mount`` and ``umount`` (and programs that unmount everything they find call it: MicroPython's
 # own vfs tests do); their answers are ignored, so they share ``stat``'s. The class itself is
 # mounted (the VFS only calls its methods, and a function read from a class takes no ``self``),
-# which saves the two bytes of an instance. ``open`` renames the
-# module being created to ``__main__`` and hands out the .mpy as an ``io.BytesIO`` (a stream the
-# importer reads like a file, copying the code into RAM as run-tests.py's loader does), or
-# through a ``deflate.DeflateIO`` where the firmware has deflate and that makes the payload
-# shorter (raw DEFLATE with a 512-byte window: the board needs 512 bytes for it).
+# which saves the two bytes of an instance. ``open`` renames the module being created to
+# ``__main__`` and hands out the .mpy as an ``io.BytesIO`` (a stream the importer reads like a
+# file, copying the code into RAM as run-tests.py's loader does), or through a
+# ``deflate.DeflateIO`` where the firmware has deflate and that makes the payload shorter (raw
+# DEFLATE with a 512-byte window: the board needs 512 bytes for it).
 _INJECT = (
     "import sys,{io},{fs}{imports}\n"
     + LOADER_FS_CLASS
