@@ -109,6 +109,20 @@ def test_a_board_that_caught_up_gets_the_next_piece_without_a_pause(
     assert peer.recv(10) == b"pass\n\x04"
 
 
+def test_a_doubled_byte_is_written_twice_and_nothing_else_changes() -> None:
+    ours, theirs = socket.socketpair()
+    link = FdLink(ours.detach(), "mux", doubled=b"\0")
+    try:
+        link.write(b"a\0x\0\0" + bytes(range(1, 256)))
+        got = b""
+        while len(got) < 8 + 255:
+            got += theirs.recv(4096)
+        assert got == b"a\0\0x\0\0\0\0" + bytes(range(1, 256))
+    finally:
+        link.close()
+        theirs.close()
+
+
 def test_unread_by_peer_counts_until_read(pair: tuple[FdLink, socket.socket]) -> None:
     link, peer = pair
     link.write(b"12345")

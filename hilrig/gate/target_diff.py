@@ -71,7 +71,7 @@ def host_actions(spec: TargetSpec) -> tuple[str, ...]:
             from hilrig.boards.qemu import qemu_command
 
             assert spec.qemu is not None
-            argv = qemu_command(spec.qemu, serial="unix:SOCKET,server=on,wait=on")
+            argv = qemu_command(spec.qemu, "SOCKET")
             firmware = spec.qemu.firmware
             return (
                 f"runs QEMU: {shlex.join(argv)} (SOCKET: a socket in a new temporary folder)",

@@ -49,6 +49,9 @@ class FdLink:
     read the one before, and then ``settle_s`` later. QEMU reads its serial socket only as fast
     as the guest's UART takes bytes, but firmware behind that UART may keep input in a small ring
     that drops what does not fit while its main loop is busy (the micro:bit's holds 64 bytes).
+
+    ``doubled``: a byte the other side takes as the start of a command unless it comes twice
+    (QEMU's character multiplexer): every one written is written twice.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class FdLink:
         write_timeout_s: float = 10.0,
         in_flight: int | None = None,
         settle_s: float = 0.0,
+        doubled: bytes | None = None,
     ) -> None:
         self.fd = fd
         self.label = label
@@ -66,6 +70,7 @@ class FdLink:
         self.write_timeout_s = write_timeout_s
         self.in_flight = in_flight
         self.settle_s = settle_s
+        self.doubled = doubled
         self.closed = False
         self._last_write = 0.0
 
@@ -79,6 +84,8 @@ class FdLink:
             raise LinkError(f"{self.label} is closed")
         if os.get_blocking(self.fd):
             os.set_blocking(self.fd, False)
+        if self.doubled is not None:
+            data = data.replace(self.doubled, self.doubled * 2)
         step = self.in_flight or len(data) or 1
         for i in range(0, len(data), step):
             if self.in_flight:
