@@ -17,7 +17,8 @@ stm32-qemu when a firmware is given or HILRIG_STM32_QEMU_FIRMWARE is set):
    port also micropython + float + misc + extmod with ``-n auto`` against ``run-tests.py -j2``.
 
 CPU is the whole machine's (``/proc/stat``: hilrig, emulators, VMs, compilers), per program:
-for the empty program over the timed runs, for ``tests/basics`` over the warm and cold runs.
+for the empty program over its 400 timed runs (``/proc/stat`` counts in 10 ms steps), for
+``tests/basics`` over the warm and cold runs.
 ``--compare-with`` measures another checkout of hilrig the same way (e.g. ``git worktree add
 /tmp/before <commit>``) and prints the CPU and time ratios against it.
 
@@ -54,7 +55,7 @@ def cpu_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def overhead(target: str, runs: int = 40) -> dict[str, float]:
+def overhead(target: str, runs: int = 400) -> dict[str, float]:
     """Median wall time and mean machine CPU of an empty program through a started session."""
     sys.path.insert(0, str(CHECKOUT))
     from hilrig.run.program import read_program
