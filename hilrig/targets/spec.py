@@ -17,7 +17,7 @@ class Kind(enum.Enum):
     """How hilrig reaches a board."""
 
     HOSTVM = "hostvm"  # the unix port, `micropython -i` on a pty
-    QEMU = "qemu"  # a qemu-system-* machine with the serial port on a pty
+    QEMU = "qemu"  # a qemu-system-* machine, its serial port on a Unix socket
     SERIAL = "serial"  # a board behind a serial device or a pyserial URL
     LABGRID = "labgrid"  # a place of a labgrid coordinator, leased for the run
 
@@ -52,9 +52,10 @@ class QemuSpec:
     install_hint: str = ""
     firmware_env: str = ""  # an environment variable naming the firmware when none is given
     # The firmware reads its UART by polling the data register (MicroPython's qemu port), so
-    # QEMU holds input until the guest reads it: nothing is lost, and a program goes in one
-    # write. False for firmware that buffers input in an interrupt-fed ring (the micro:bit's
-    # drops what does not fit), where input is paced or sent in raw-paste windows.
+    # QEMU holds input until the guest reads it: nothing is lost, a program goes in one write,
+    # and QEMU's multiplexer reads input ahead of the UART (hilrig.boards.qemu). False for
+    # firmware that buffers input in an interrupt-fed ring (the micro:bit's drops what does not
+    # fit), where input is paced or sent in raw-paste windows.
     lossless_input: bool = False
 
 
