@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hilrig.plugin.order import LONG_S, durations_file, load, longest_first
+from hilrig.plugin.order import durations_file, load, longest_first
 from hilrig.targets.find import BUILTIN_DIR
 
 pytest_plugins = ["pytester"]
@@ -66,35 +66,9 @@ def test_a_programs_items_stay_together(project: pytest.Pytester) -> None:
         "suites/d_units.py::d_units",
         "suites/d_units.py::T::test_one",
         "suites/d_units.py::T::test_two",
-        "suites/a_fast.py::a_fast",
         "suites/b_busy.py::b_busy",
-        "suites/c_fast.py::c_fast",
-    ]
-
-
-def test_each_long_program_is_followed_by_a_short_one(project: pytest.Pytester) -> None:
-    """xdist keeps the next item with a worker while it runs one: it should be a short one."""
-    for name in ("e_long", "f_long", "g_long"):
-        (project.path / "suites" / f"{name}.py").write_text("print(1)\n")
-    times = {"suites/e_long.py": 3.0, "suites/f_long.py": 0.1, "suites/g_long.py": 2.0}
-    times["suites/a_fast.py"] = LONG_S / 2
-    assert _order(project, times) == [
-        "suites/e_long.py::e_long",
-        "suites/a_fast.py::a_fast",  # the longest of the short ones first
-        "suites/g_long.py::g_long",
-        "suites/b_busy.py::b_busy",  # no time, nothing that sleeps: counts as 0
-        "suites/f_long.py::f_long",  # LONG_S itself is long
-        "suites/c_fast.py::c_fast",
-    ]
-    # more long programs than short ones: the rest follow, longest first
-    times.update({"suites/a_fast.py": 5.0, "suites/b_busy.py": 4.0})
-    assert _order(project, times) == [
         "suites/a_fast.py::a_fast",
         "suites/c_fast.py::c_fast",
-        "suites/b_busy.py::b_busy",
-        "suites/e_long.py::e_long",
-        "suites/g_long.py::g_long",
-        "suites/f_long.py::f_long",
     ]
 
 

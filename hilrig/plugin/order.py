@@ -10,15 +10,6 @@ unittest methods) stay together, and a collection that holds anything but suite 
 pytest's order. xdist's default scheduler would then hand the first worker the first quarter of
 its share in one go (consecutive items keep fixtures warm; programs have none), so hilrig has it
 hand out items one at a time (``--maxschedchunk 1``) unless the command line says otherwise.
-Even so xdist keeps two items with each worker, the one it runs and the next, so each long
-program is followed by a short one: two long ones in a row would run one after the other on one
-worker while another worker could have taken the second. It matters in a cold run, where no
-program has a time yet and every program that sleeps counts the same: with MicroPython's
-micropython, float, misc and extmod folders on four workers, the last worker used to finish
-1.7 s after the first (two of the 2-second programs in a row on one worker), and now they finish
-within 50 ms of each other (the run: median 7.85 s against 8.0 s in four alternating pairs, as
-the compiles and references of a cold run then keep every worker busy to the end). With
-recorded times it changes nothing.
 
 The order only decides which worker runs which program when. Every program still runs on a
 freshly reset board, so its verdict cannot depend on it.
@@ -36,9 +27,6 @@ import pytest
 from hilrig.plugin.items import SuiteFile
 
 LIKELY_SLOW_S = 1.0  # a program with no recorded time that sleeps or uses asyncio
-# A program this long or longer is followed by a short one in the order: xdist keeps two items
-# with each worker, the one it runs and the next, and the next waits for the first to end.
-LONG_S = 0.1
 _SLEEPS = re.compile(rb"\bsleep|\basyncio\b")
 
 
@@ -60,8 +48,7 @@ def load(path: Path) -> dict[str, float]:
 
 def longest_first(items: list[pytest.Item], known: dict[str, float]) -> list[pytest.Item] | None:
     """``items`` with each program's items together, longest program first (ties keep their
-    order), each long program followed by one of the short ones (see ``LONG_S``); None where
-    something else than suite programs was collected."""
+    order); None where something else than suite programs was collected."""
     groups: list[list[pytest.Item]] = []
     for item in items:
         if not isinstance(item.parent, SuiteFile):
@@ -72,10 +59,6 @@ def longest_first(items: list[pytest.Item], known: dict[str, float]) -> list[pyt
             groups.append([item])
     costs = {id(group): _cost(group[0], known) for group in groups}
     groups.sort(key=lambda group: costs[id(group)], reverse=True)
-    long = [group for group in groups if costs[id(group)] >= LONG_S]
-    short = groups[len(long) :]
-    paired = [group for pair in zip(long, short, strict=False) for group in pair]
-    groups = paired + long[len(short) :] + short[len(long) :]
     return [item for group in groups for item in group]
 
 
