@@ -236,7 +236,10 @@ def _program_of(state: _State, item: pytest.Item | None) -> Program | None:
 def _items_after(item: pytest.Item) -> list[pytest.Item]:
     """The items after the next one, in the order pytest runs them (asked once a run)."""
     items = item.session.items
-    return items[items.index(item) + 2 :] if item in items else []
+    try:
+        return items[items.index(item) + 2 :]
+    except ValueError:  # not in the session's list
+        return []
 
 
 @pytest.hookimpl(wrapper=True)
