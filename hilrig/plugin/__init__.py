@@ -10,6 +10,7 @@ pytest. The options themselves are read and checked in :mod:`hilrig.plugin.optio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ __all__ = ["MultiProgramItem", "ProgramItem", "SuiteFile", "board", "pytest_addo
 
 def pytest_configure(config: pytest.Config) -> None:
     """Load the target file and the baseline; a bad one stops the run with its sentence."""
+    _real_folder.cache_clear()  # one process may hold several sessions (pytester)
     config.addinivalue_line(
         "markers", f"{WIRING_MARK}(*names): skip unless the target's [wiring] has these names"
     )
@@ -145,10 +147,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def _in_suites(state: _State, path: Path) -> bool:
     if path.suffix != ".py" or path.name in ("__init__.py", "conftest.py"):
         return False
-    resolved = path.resolve()
+    resolved = path.resolve() if path.is_symlink() else _real_folder(path.parent) / path.name
     return resolved.is_relative_to(state.suites) or any(
         _is_test_program(resolved, root) for root in state.trees
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_folder(folder: Path) -> Path:
+    """A folder's real path, worked out once a collection (it holds hundreds of programs)."""
+    return folder.resolve()
 
 
 # Folders of MicroPython's tests/ that hold no programs run-tests.py runs one by one.

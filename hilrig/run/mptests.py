@@ -17,7 +17,7 @@ import io
 import logging
 import sys
 import tokenize
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -197,7 +197,7 @@ def load_tree(root: Path) -> TestTree:
     except SyntaxError as exc:
         log.warning("cannot read the skip lists of %s: %s", root / "run-tests.py", exc)
         return TestTree(root)
-    comments = _comments(source)
+    comments = _Comments(source)
     top = _top_level(module, comments)
     dicts = {k: v for k, v in top.items() if isinstance(v, dict)}
     return TestTree(
@@ -214,12 +214,48 @@ def load_tree(root: Path) -> TestTree:
 _Names = dict[str, str]
 
 
-def _comments(source: str) -> dict[int, str]:
-    found: dict[int, str] = {}
+class _Comments(Mapping[int, str]):
+    """The comment on each line of a source, read when a line is asked for: the names in the
+    lists sit on a few hundred of run-tests.py's lines, and tokenizing the whole file costs more
+    than a worker's collection of its programs. A line is tokenized alone; a bracket it leaves
+    open ends its tokens after its comment has been read."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines()
+        self.read: dict[int, str | None] = {}
+
+    def __getitem__(self, lineno: int) -> str:
+        if lineno not in self.read:
+            line = self.line(lineno)
+            self.read[lineno] = _comment(line) if "#" in line else None
+        found = self.read[lineno]
+        if found is None:
+            raise KeyError(lineno)
+        return found
+
+    def line(self, lineno: int) -> str:
+        return self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+
+    def __iter__(self) -> Iterator[int]:
+        return (n for n in range(1, len(self.lines) + 1) if n in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, lineno: object) -> bool:
+        try:
+            self[lineno]  # type: ignore[index]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+
+def _comment(line: str) -> str | None:
+    found = None
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
             if token.type == tokenize.COMMENT:
-                found[token.start[0]] = token.string.lstrip("# ").strip()
+                found = token.string.lstrip("# ").strip()
     except (tokenize.TokenError, SyntaxError):
         pass
     return found
