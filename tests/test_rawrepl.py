@@ -380,3 +380,19 @@ def test_real_system_exit(real: Real) -> None:
         # QEMU); hilrig soft-resets after every program anyway.
         assert not reply.exited
         assert repl.exec(b"print('still here')", SOON(5)).stdout.strip() == b"still here"
+
+
+def test_sync_hands_over_output_that_follows_its_token_once_the_prompt_is_back() -> None:
+    """A callback the program scheduled runs during the check line, after its token: sync
+    returns all of it at the prompt, not after waiting out its deadline for a clean answer."""
+    with start_host_vm() as (_, repl):
+        program = b"import micropython\ndef f(_):\n print('late')\n"
+        program += b"micropython.schedule(f, None)\nmicropython.schedule(f, None)\n"
+        reply = repl.exec(program, SOON(5))
+        assert reply.stdout == b"late\n" and reply.exception == b""  # one ran at the end
+        started = time.monotonic()
+        said = repl.sync(Deadline.after(60))
+        assert time.monotonic() - started < 30  # the deadline is 60 s; the prompt is back at once
+        assert said.startswith(b"OKhilrig-sync-")
+        assert said.endswith(b"\nlate\n\x04\x04>")
+        assert repl.sync(SOON(5)) == b"OK"  # idle now: a clean answer, and nothing left over

@@ -78,3 +78,17 @@ def test_machine_reset_on_the_microbit_fails_at_once(project: pytest.Pytester) -
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*rebooted while the program ran*(board recovered by*"])
     assert time.monotonic() - started < 15  # not the 20 s limit
+
+
+def test_output_after_the_end_fails_with_what_went_on(project: pytest.Pytester) -> None:
+    """A callback the program scheduled prints after its end: the program fails, the message
+    says what went on (not a Ctrl-D it never printed), and the next program runs."""
+    late = "import micropython\ndef f(_):\n    print('late')\n"
+    add(project, "late", late + "micropython.schedule(f, None)\nmicropython.schedule(f, None)\n")
+    add(project, "next", "print('next')\n")
+    result = project.runpytest("--target=unix", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*unix VM printed after the program had ended (b'OKhilrig-sync-*\\nlate\\n*"]
+    )
+    result.stdout.no_fnmatch_line("*must not print*")

@@ -181,6 +181,12 @@ class Board:
     def _check_idle(self, said: bytes, exactly: bytes | None) -> None:
         if b"\x04" not in said and (exactly is None or said == exactly):
             return
+        if b"hilrig-sync-" in said:  # the check line ran, and more output came after it
+            raise FramingLost(
+                f"{self.label} printed after the program had ended ({said[:120]!r}): something "
+                f"the program left behind (a scheduled callback, a timer, a thread) went on, so "
+                f"the output seen cannot be trusted"
+            )
         raise FramingLost(
             f"the program's output contained the raw REPL's end-of-output byte (Ctrl-D, \\x04): "
             f"{self.label} went on sending after the end hilrig had read ({said[:120]!r}), so "

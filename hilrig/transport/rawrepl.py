@@ -172,22 +172,30 @@ class RawRepl:
 
         Returns what arrived before the token's output; at an idle prompt that is exactly
         ``b"OK"``. Anything else (bytes a program went on writing after a false end, or a
-        LinkTimeout's partial data) is returned for the caller to judge. Plain raw mode, so it
-        works on every firmware; the line is short enough for the smallest receive ring.
+        LinkTimeout's partial data) is returned for the caller to judge; so is everything read,
+        token and all, when other output follows the token before the prompt comes back (a
+        callback the program scheduled ran after it), as soon as the prompt is back. Plain raw
+        mode, so it works on every firmware; the line is short enough for the smallest receive
+        ring.
         """
-        token = secrets.token_hex(4).encode()
-        self.link.write(b"print('hilrig-sync-" + token + b"')\x04")
-        try:
-            got = self._read_to(
-                (
-                    b"hilrig-sync-" + token + b"\r\n\x04\x04>",
-                    b"hilrig-sync-" + token + b"\n\x04\x04>",
-                ),
-                deadline,
-            )
-        except LinkTimeout as exc:
-            return exc.received or b"(nothing)"
-        return got[: got.rfind(b"hilrig-sync-")]
+        token = b"hilrig-sync-" + secrets.token_hex(4).encode()
+        self.link.write(b"print('" + token + b"')\x04")
+        got = bytearray()
+        while True:
+            try:
+                got += self.take(deadline)
+            except LinkTimeout as exc:
+                return bytes(got) or exc.received or b"(nothing)"
+            at = got.find(token)
+            if at < 0:
+                continue
+            after = at + len(token)
+            for framing in (b"\r\n\x04\x04>", b"\n\x04\x04>"):
+                if got.startswith(framing, after):
+                    self.unread(bytes(got[after + len(framing) :]))
+                    return bytes(got[:at])
+            if got.find(b"\x04>", after) >= 0:
+                return bytes(got)
 
     # -- running code --------------------------------------------------------------------------
     def exec(self, code: bytes, deadline: Deadline, max_output: int = 1_000_000) -> ExecReply:
