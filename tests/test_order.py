@@ -77,6 +77,23 @@ def test_with_no_times_a_program_that_sleeps_goes_first(project: pytest.Pytester
     assert _order(project)[0] == "suites/c_fast.py::c_fast"
 
 
+def test_with_no_times_the_longer_sleeps_go_first(project: pytest.Pytester) -> None:
+    """Constant sleeps add up, a sleep in a loop counts ten times; a program that only
+    mentions sleeping counts a second."""
+    suites = project.path / "suites"
+    (suites / "a_fast.py").write_text("import time\nfor i in range(3):\n    time.sleep_ms(150)\n")
+    (suites / "c_fast.py").write_text("import time\ntime.sleep(1)\ntime.sleep(1)\n")
+    (suites / "d_async.py").write_text("import asyncio\nasyncio.run(asyncio.sleep(0))\n")
+    (suites / "e_loop.py").write_text("import time\nwhile True:\n    time.sleep(0.18)\n")
+    assert _order(project) == [
+        "suites/c_fast.py::c_fast",  # 2 s
+        "suites/e_loop.py::e_loop",  # 10 x 0.18 s
+        "suites/a_fast.py::a_fast",  # 10 x 0.15 s
+        "suites/d_async.py::d_async",  # asyncio, nothing longer: 1 s
+        "suites/b_busy.py::b_busy",  # sleeps nowhere
+    ]
+
+
 def test_a_collection_with_other_tests_keeps_pytests_order(project: pytest.Pytester) -> None:
     project.makepyfile(test_plain="def test_x():\n    pass\n")
     items, _ = project.inline_genitems("--target=unix")

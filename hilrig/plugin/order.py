@@ -5,7 +5,9 @@ last keeps one worker busy after the others have finished. MicroPython's ``extmo
 like that. Each worker orders its collection the same way: longest first, by each program's
 time in the last run (on the board and on its reference), which the controller (or the only
 process) records in the cache. A program
-with no time yet counts as long if its source sleeps or uses asyncio. A program's items (its
+with no time yet counts as long if its source sleeps or uses asyncio: a second, or what its
+constant sleeps add up to if that is more (``time.sleep(2)`` twice is 4 s; in a loop, ten
+times over), so that in a first run the programs that sleep for seconds start first. A program's items (its
 unittest methods) stay together, and a collection that holds anything but suite programs keeps
 pytest's order. xdist's default scheduler would then hand the first worker the first quarter of
 its share in one go (consecutive items keep fixtures warm; programs have none), so hilrig has it
@@ -17,6 +19,7 @@ freshly reset board, so its verdict cannot depend on it.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -70,7 +73,40 @@ def _cost(item: pytest.Item, known: dict[str, float]) -> float:
         source = item.path.read_bytes()
     except OSError:
         return 0.0
-    return LIKELY_SLOW_S if _SLEEPS.search(source) else 0.0
+    if not _SLEEPS.search(source):
+        return 0.0
+    return max(LIKELY_SLOW_S, _slept_s(source))
+
+
+_SLEEP_UNITS = {"sleep": 1.0, "sleep_ms": 1e-3, "sleep_us": 1e-6}
+LOOP_TIMES = 10  # a sleep inside a loop counts this many times
+
+
+def _slept_s(source: bytes) -> float:
+    """The seconds a program's sleeps with constant arguments add up to (``time.sleep(2)``,
+    ``sleep_ms(100)``, ``await asyncio.sleep(0.5)``), each counted LOOP_TIMES times per loop
+    around it: an estimate for a program with no recorded time, good enough to start the
+    programs that sleep for seconds before those that sleep for milliseconds."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return 0.0
+    total = 0.0
+    todo: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while todo:
+        node, times = todo.pop()
+        for child in ast.iter_child_nodes(node):
+            loop = isinstance(child, ast.For | ast.AsyncFor | ast.While)
+            todo.append((child, times * LOOP_TIMES if loop else times))
+            if not isinstance(child, ast.Call) or not child.args:
+                continue
+            func = child.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            arg = child.args[0]
+            if name in _SLEEP_UNITS and isinstance(arg, ast.Constant):
+                if isinstance(arg.value, int | float) and not isinstance(arg.value, bool):
+                    total += arg.value * _SLEEP_UNITS[name] * times
+    return total
 
 
 def one_at_a_time(config: pytest.Config) -> None:
