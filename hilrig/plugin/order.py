@@ -1,16 +1,15 @@
 """Under xdist, the programs that take longest run first.
 
 xdist hands items to workers in collection order, so a program that sleeps for seconds and comes
-last keeps one worker busy after the others have finished. MicroPython's ``extmod`` tests are
-like that. Each worker orders its collection the same way: longest first, by each program's
-time in the last run (on the board and on its reference), which the controller (or the only
-process) records in the cache. A program
-with no time yet counts as long if its source sleeps or uses asyncio: a second, or what its
-constant sleeps add up to if that is more (``time.sleep(2)`` twice is 4 s; in a loop, ten
-times over), so that in a first run the programs that sleep for seconds start first. A program's items (its
-unittest methods) stay together, and a collection that holds anything but suite programs keeps
-pytest's order. xdist's default scheduler would then hand the first worker the first quarter of
-its share in one go (consecutive items keep fixtures warm; programs have none), so hilrig has it
+last keeps one worker busy after the others have finished. MicroPython's ``extmod`` tests are like
+that. Each worker orders its collection the same way: longest first, by each program's time in the
+last run (on the board and on its reference), which the controller (or the only process) records in
+the cache. A program with no time yet counts as long if its source sleeps or uses asyncio: a second,
+or what its constant sleeps add up to if that is more (``time.sleep(2)`` twice is 4 s; in a loop,
+ten times over), so that in a first run the programs that sleep for seconds start first. A program's
+items (its unittest methods) stay together, and a collection that holds anything but suite programs
+keeps pytest's order. xdist's default scheduler would then hand the first worker the first quarter
+of its share in one go (consecutive items keep fixtures warm; programs have none), so hilrig has it
 hand out items one at a time (``--maxschedchunk 1``) unless the command line says otherwise.
 
 The order only decides which worker runs which program when. Every program still runs on a
