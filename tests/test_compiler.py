@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -107,12 +108,17 @@ def test_cache_keys_on_source_flags_and_name(tmp_path: Path) -> None:
     assert b"a.py" in first
 
 
-@pytest.mark.parametrize("through_files", [False, True])
+@pytest.mark.parametrize("way", ["memory", "pipes", "files"])
 def test_every_shipped_compiler_writes_the_same_mpy_through_pipes_and_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, through_files: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
-    """Source and .mpy travel through /dev/stdin and /dev/stdout; every compiler the package
-    ships (back to 1.9) must give the bytes it writes from and to real files."""
+    """Source and .mpy travel through /dev/stdin and /dev/stdout (memory files, or pipes where
+    there are none); every compiler the package ships (back to 1.9) must give the bytes it
+    writes from and to real files."""
+    if way == "memory" and not compiler_module.IN_MEMORY:
+        pytest.skip("no memory files or pidfds on this OS")
+    monkeypatch.setattr(compiler_module, "IN_MEMORY", way == "memory")
+    through_files = way == "files"
     source = b"def f(x):\n    return x * 2\n\nprint(f(21), 'hi', 1.5)\n"
     for mpy_cross in shipped_compilers(tmp_path):
         assert mpy_cross.pipes
@@ -129,3 +135,13 @@ def test_every_shipped_compiler_writes_the_same_mpy_through_pipes_and_files(
         assert got == expected, mpy_cross.label
         with pytest.raises(CompileError, match='File "suites/bad.py", line 1'):
             Compiler(mpy_cross, tmp_path)._run(CompileRequest(b"def f(:\n", "suites/bad.py"))
+
+
+@pytest.mark.skipif(not compiler_module.IN_MEMORY, reason="no memory files or pidfds on this OS")
+def test_in_memory_streams_carry_more_than_a_pipe_holds_and_a_late_child_is_killed() -> None:
+    data = bytes(range(256)) * 1200  # 300 KB: more than a pipe's 64 KB
+    argv = ["sh", "-c", "cat /dev/stdin > /dev/stdout; echo said >&2; exit 3"]
+    done = compiler_module.run_in_memory(argv, data, 30, dict(os.environ))
+    assert (done.returncode, done.stdout, done.stderr) == (3, data, b"said\n")
+    with pytest.raises(subprocess.TimeoutExpired):
+        compiler_module.run_in_memory(["sleep", "30"], b"", 0.2, dict(os.environ))

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import select
 import shutil
 import stat
 import subprocess
@@ -215,15 +216,20 @@ class Compiler:
 
     def _compile(self, request: CompileRequest, src: str, out: str, stdin: bytes | None) -> bytes:
         """Run mpy-cross; its stdout. CompileError carries the compiler's own message."""
+        argv = self.command(request, src, out)
+        env = processes.environment()  # compiles run on the prefetch thread too
         try:
-            proc = subprocess.run(
-                self.command(request, src, out),
-                input=stdin,
-                capture_output=True,
-                timeout=COMPILE_TIMEOUT_S,
-                check=False,
-                env=processes.environment(),  # compiles run on the prefetch thread too
-            )
+            if stdin is not None and IN_MEMORY:
+                proc = run_in_memory(argv, stdin, COMPILE_TIMEOUT_S, env)
+            else:
+                proc = subprocess.run(
+                    argv,
+                    input=stdin,
+                    capture_output=True,
+                    timeout=COMPILE_TIMEOUT_S,
+                    check=False,
+                    env=env,
+                )
         except FileNotFoundError as exc:
             raise ToolMissing(f"mpy-cross not found at {self.mpy_cross.path}") from exc
         except OSError as exc:
@@ -237,3 +243,56 @@ class Compiler:
             message = said.decode(errors="replace").strip()
             raise CompileError(message.replace(src, request.name) or "mpy-cross failed")
         return proc.stdout
+
+
+# Linux: a child's standard streams can be files in memory, and its end can be waited for.
+IN_MEMORY = hasattr(os, "memfd_create") and hasattr(os, "pidfd_open") and PIPES_AS_FILES
+
+
+def run_in_memory(
+    argv: list[str], stdin: bytes, timeout_s: float, env: dict[str, str]
+) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout_s)``, with
+    stdin, stdout and stderr in memory files instead of pipes, and the child's end waited for
+    on its pidfd. mpy-cross writes a .mpy in dozens of small writes: through a pipe each one
+    woke the reading thread (36 polls a compile of ``tests/basics``), and ``subprocess`` waits
+    for a child with a timeout by sleeping in steps from 0.5 ms. A name such as ``/dev/stdout``
+    opens the memory file anew, from its start."""
+    fds = [os.memfd_create(f"hilrig-mpy-{name}", os.MFD_CLOEXEC) for name in ("in", "out", "err")]
+    try:
+        view = memoryview(stdin)
+        while view:
+            view = view[os.write(fds[0], view) :]
+        os.lseek(fds[0], 0, os.SEEK_SET)
+        proc = subprocess.Popen(argv, stdin=fds[0], stdout=fds[1], stderr=fds[2], env=env)
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except OSError:  # the child may already be reaped elsewhere; wait the usual way
+            returncode = proc.wait(timeout_s)
+        else:
+            try:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                ended = poller.poll(timeout_s * 1000)
+            finally:
+                os.close(pidfd)
+            if not ended:
+                proc.kill()
+                proc.wait()
+                raise subprocess.TimeoutExpired(argv, timeout_s)
+            returncode = proc.wait()
+        return subprocess.CompletedProcess(argv, returncode, _contents(fds[1]), _contents(fds[2]))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _contents(fd: int) -> bytes:
+    size, parts, at = os.fstat(fd).st_size, [], 0
+    while at < size:
+        part = os.pread(fd, size - at, at)
+        if not part:
+            break
+        parts.append(part)
+        at += len(part)
+    return b"".join(parts)
