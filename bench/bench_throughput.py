@@ -262,6 +262,12 @@ def main() -> None:
     parser.add_argument("--micropython", type=Path, help="a MicroPython checkout (its tests/)")
     parser.add_argument("--stm32-firmware", type=Path, help="ports/qemu NETDUINO2 firmware.elf")
     parser.add_argument("--compare-with", type=Path, help="another checkout of hilrig")
+    parser.add_argument(
+        "--target",
+        action="append",
+        choices=["unix", "microbit-qemu", "stm32-qemu"],
+        help="only this target (repeat for more; default: every one the machine has)",
+    )
     parser.add_argument("--overhead", metavar="TARGET", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.overhead:
@@ -279,6 +285,11 @@ def main() -> None:
         targets.append("microbit-qemu")
     if shutil.which("qemu-system-arm") and firmware is not None:
         targets.append("stm32-qemu")
+    if args.target:
+        missing = sorted(set(args.target) - set(targets))
+        if missing:
+            sys.exit(f"not available here: {', '.join(missing)} (QEMU, or --stm32-firmware)")
+        targets = [t for t in targets if t in args.target]
     tests = args.micropython / "tests" if args.micropython else None
     checkouts = [Hilrig(ROOT)] + (
         [Hilrig(args.compare_with.resolve())] if args.compare_with else []
