@@ -107,8 +107,10 @@ import hilrig.run.session as session
 _plan = session.HilSession.plan
 
 def plan(self, programs):
+    import os
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "alone")
     with open({log!r}, "a") as f:
-        f.write("planned " + " ".join(p.path.stem for p in programs) + "\\n")
+        f.write("planned " + worker + " " + " ".join(p.path.stem for p in programs) + "\\n")
     _plan(self, programs)
 
 session.HilSession.plan = plan
@@ -116,7 +118,7 @@ session.HilSession.plan = plan
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_alone_the_rest_of_the_run_is_queued_at_the_first_program(
+def test_the_rest_of_the_run_or_a_workers_share_is_queued_at_the_first_program(
     project: pytest.Pytester, workers: int
 ) -> None:
     log = project.path / "board.log"
@@ -128,6 +130,15 @@ def test_alone_the_rest_of_the_run_is_queued_at_the_first_program(
     result.assert_outcomes(passed=5)
     planned = [line for line in board_log(project) if line.startswith("planned")]
     if workers:
-        assert planned == []  # a worker knows only its next item: no plan
+        # Each worker queues, once, the programs at its index modulo 2 in the run's order
+        # (a1, test_fixture, a2, a3, a4), without the program it runs first.
+        plans = {line.split()[1]: line.split()[2:] for line in planned}
+        assert 1 <= len(planned) == len(plans) <= 2  # once per worker that ran a program
+        shares = {"gw0": ["a1", "a2", "a4"], "gw1": ["a3"]}
+        for worker, names in plans.items():
+            assert set(names) <= set(shares[worker])
+            assert len(names) >= len(shares[worker]) - 1  # less the one it runs first at most
+            assert names == sorted(names)  # in the run's order
     else:
-        assert planned == ["planned a2 a3 a4"]  # once, in the run's order, programs only
+        # once, in the run's order, programs only (the worker field is an outer xdist's, if any)
+        assert [line.split()[2:] for line in planned] == [["a2", "a3", "a4"]]

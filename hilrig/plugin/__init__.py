@@ -216,16 +216,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """While this program runs on the board, compile the next ones and run their references;
     the next one, if it is a program, may start on the board as soon as this one is done.
 
-    Alone, the run's order is known: at the first program the rest of the run is queued (see
-    :mod:`hilrig.run.pipeline`). Under xdist only the next item is known to be this worker's.
+    At the first program the rest of the run is queued (see :mod:`hilrig.run.pipeline`):
+    alone, all of it; under xdist, where only the next item is known to be this worker's, the
+    worker's share of it (:func:`_worker_share`).
     """
     state = item.config.stash.get(STATE, None)
     if state is None or state.session is None:
         return
     following = _program_of(state, nextitem)
-    if not state.planned and not _is_worker(item.config):
+    if not state.planned:
         state.planned = True
-        planned = [following, *(_program_of(state, i) for i in _items_after(item))]
+        if _is_worker(item.config):
+            planned = [_program_of(state, i) for i in _worker_share(item)]
+        else:
+            planned = [following, *(_program_of(state, i) for i in _items_after(item))]
         state.session.plan([p for p in planned if p is not None])
     state.session.prefetch([following] if following is not None else [], following)
 
@@ -239,6 +243,16 @@ def _program_of(state: _State, item: pytest.Item | None) -> Program | None:
         return state.program(item.path)
     except (OSError, HilrigError):
         return None
+
+
+def _worker_share(item: pytest.Item) -> list[pytest.Item]:
+    """Under xdist, this worker's share of the run to warm: the items whose place in the run's
+    order is this worker's index modulo the number of workers. xdist may hand any worker any
+    item, but every worker collects the same order and the caches are shared on disk: between
+    them the workers warm the whole run, once, from its start."""
+    workers = int(getattr(item.config, "workerinput", {}).get("workercount", 1) or 1)
+    share = item.session.items[worker_index(item.config) % workers :: workers]
+    return [i for i in share if i is not item]
 
 
 def _items_after(item: pytest.Item) -> list[pytest.Item]:

@@ -43,7 +43,7 @@ class _State:
     trees: tuple[Path, ...] = ()  # MicroPython test trees whose programs are collected too
     program_runs: dict[Path, ProgramRun] = field(default_factory=dict)  # for unittest methods
     programs: dict[Path, Program] = field(default_factory=dict)
-    planned: bool = False  # the rest of the run is queued for the prefetch (one process only)
+    planned: bool = False  # the rest of the run (a worker: its share) is queued for the prefetch
 
     def program(self, path: Path) -> Program:
         """The program at ``path``, read once a run (the prefetch reads the next one early)."""
