@@ -145,3 +145,16 @@ def test_in_memory_streams_carry_more_than_a_pipe_holds_and_a_late_child_is_kill
     assert (done.returncode, done.stdout, done.stderr) == (3, data, b"said\n")
     with pytest.raises(subprocess.TimeoutExpired):
         compiler_module.run_in_memory(["sleep", "30"], b"", 0.2, dict(os.environ))
+
+
+def test_a_refused_memory_file_falls_back_to_pipes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(name: str, flags: int = 0) -> int:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "memfd_create", refuse, raising=False)
+    compiler = Compiler(shipped_compilers(tmp_path)[0], tmp_path)
+    assert compiler._run(CompileRequest(b"print(1)\n", "x.py")).startswith(b"M")
+    with pytest.raises(CompileError, match='File "bad.py", line 1'):
+        compiler._run(CompileRequest(b"def f(:\n", "bad.py"))

@@ -8,6 +8,7 @@ source, compiler and flags, so a rerun compiles nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -200,8 +201,9 @@ class Compiler:
         return data
 
     def _run(self, request: CompileRequest) -> bytes:
-        """Source in through a pipe and the .mpy out through another where the OS names them as
-        files (every shipped mpy-cross, back to 1.9, reads and writes those as files): a cold run
+        """Source in and the .mpy out through /dev/stdin and /dev/stdout where the OS names
+        them as files (every shipped mpy-cross, back to 1.9, reads and writes those as files;
+        memory files behind them on Linux, else pipes): a cold run
         compiles hundreds of programs, and creating and deleting files for each one costs more
         than the compile on some filesystems (ext4 searches past recently deleted inodes)."""
         if PIPES_AS_FILES and self.mpy_cross.pipes:
@@ -219,9 +221,11 @@ class Compiler:
         argv = self.command(request, src, out)
         env = processes.environment()  # compiles run on the prefetch thread too
         try:
+            proc = None
             if stdin is not None and IN_MEMORY:
-                proc = run_in_memory(argv, stdin, COMPILE_TIMEOUT_S, env)
-            else:
+                with contextlib.suppress(NoMemoryFiles):
+                    proc = run_in_memory(argv, stdin, COMPILE_TIMEOUT_S, env)
+            if proc is None:
                 proc = subprocess.run(
                     argv,
                     input=stdin,
@@ -258,8 +262,13 @@ def run_in_memory(
     woke the reading thread (36 polls a compile of ``tests/basics``), and ``subprocess`` waits
     for a child with a timeout by sleeping in steps from 0.5 ms. A name such as ``/dev/stdout``
     opens the memory file anew, from its start."""
-    fds = [os.memfd_create(f"hilrig-mpy-{name}", os.MFD_CLOEXEC) for name in ("in", "out", "err")]
+    fds: list[int] = []
     try:
+        try:
+            for name in ("in", "out", "err"):
+                fds.append(os.memfd_create(f"hilrig-mpy-{name}", os.MFD_CLOEXEC))
+        except OSError as exc:  # a sandbox may refuse memfd_create
+            raise NoMemoryFiles(str(exc)) from exc
         view = memoryview(stdin)
         while view:
             view = view[os.write(fds[0], view) :]
@@ -285,6 +294,10 @@ def run_in_memory(
     finally:
         for fd in fds:
             os.close(fd)
+
+
+class NoMemoryFiles(Exception):
+    """The OS would not make a memory file: use pipes."""
 
 
 def _contents(fd: int) -> bytes:
