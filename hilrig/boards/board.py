@@ -17,7 +17,7 @@ from hilrig.deadline import Deadline
 from hilrig.errors import BoardBroken, FramingLost, HilrigError, LinkError, ReplError
 from hilrig.targets.spec import ReplSpec
 from hilrig.transport.link import Link
-from hilrig.transport.rawrepl import PLAIN_CHUNK, RAW_PROMPT, ExecReply, RawRepl
+from hilrig.transport.rawrepl import PLAIN_CHUNK, RAW_PROMPT, SYNC_PREFIX, ExecReply, RawRepl
 from hilrig.transport.stream import OutputStream
 from hilrig.transport.transcript import RecordingLink, Transcript
 
@@ -181,7 +181,7 @@ class Board:
     def _check_idle(self, said: bytes, exactly: bytes | None) -> None:
         if b"\x04" not in said and (exactly is None or said == exactly):
             return
-        if b"hilrig-sync-" in said:  # the check line ran, and more output came after it
+        if SYNC_PREFIX in said:  # the check line ran, and more output came after it
             raise FramingLost(
                 f"{self.label} printed after the program had ended ({said[:120]!r}): something "
                 f"the program left behind (a scheduled callback, a timer, a thread) went on, so "

@@ -25,6 +25,7 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 RAW_PROMPT = RAW_BANNER + b">"
 MAX_EXCEPTION_BYTES = 64 * 1024
 PLAIN_CHUNK = 256  # mpremote's chunk in plain raw mode; targets without flow control use less
+SYNC_PREFIX = b"hilrig-sync-"  # the line sync prints: this, then a random token
 # What a board prints when it boots into the friendly REPL (machine.reset(), a watchdog, a
 # crash): the banner line, then the help hint and the prompt, with nothing after it.
 BOOT_BANNER = re.compile(
@@ -178,24 +179,17 @@ class RawRepl:
         mode, so it works on every firmware; the line is short enough for the smallest receive
         ring.
         """
-        token = b"hilrig-sync-" + secrets.token_hex(4).encode()
+        token = SYNC_PREFIX + secrets.token_hex(4).encode()
         self.link.write(b"print('" + token + b"')\x04")
-        got = bytearray()
-        while True:
-            try:
-                got += self.take(deadline)
-            except LinkTimeout as exc:
-                return bytes(got) or exc.received or b"(nothing)"
-            at = got.find(token)
-            if at < 0:
-                continue
-            after = at + len(token)
-            for framing in (b"\r\n\x04\x04>", b"\n\x04\x04>"):
-                if got.startswith(framing, after):
-                    self.unread(bytes(got[after + len(framing) :]))
-                    return bytes(got[:at])
-            if got.find(b"\x04>", after) >= 0:
-                return bytes(got)
+        try:
+            before = self._read_to((token,), deadline)[: -len(token)]
+        except LinkTimeout as exc:
+            return exc.received or b"(nothing)"
+        try:
+            after = self._read_to((b"\x04>",), deadline)  # the prompt, whatever came first
+        except LinkTimeout as exc:
+            return before + token + exc.received
+        return before if after in (b"\r\n\x04\x04>", b"\n\x04\x04>") else before + token + after
 
     # -- running code --------------------------------------------------------------------------
     def exec(self, code: bytes, deadline: Deadline, max_output: int = 1_000_000) -> ExecReply:
