@@ -225,29 +225,21 @@ class _Comments(Mapping[int, str]):
         self.read: dict[int, str | None] = {}
 
     def __getitem__(self, lineno: int) -> str:
+        if not isinstance(lineno, int):
+            raise KeyError(lineno)
         if lineno not in self.read:
-            line = self.line(lineno)
+            line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
             self.read[lineno] = _comment(line) if "#" in line else None
         found = self.read[lineno]
         if found is None:
             raise KeyError(lineno)
         return found
 
-    def line(self, lineno: int) -> str:
-        return self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
-
     def __iter__(self) -> Iterator[int]:
         return (n for n in range(1, len(self.lines) + 1) if n in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-    def __contains__(self, lineno: object) -> bool:
-        try:
-            self[lineno]  # type: ignore[index]
-        except (KeyError, TypeError):
-            return False
-        return True
 
 
 def _comment(line: str) -> str | None:
