@@ -26,6 +26,7 @@ from hilrig.plugin.options import (
     read_gate_options,
     read_options,
     test_trees,
+    worker_count,
     worker_index,
 )
 from hilrig.plugin.order import (
@@ -250,7 +251,7 @@ def _worker_share(item: pytest.Item) -> list[pytest.Item]:
     order is this worker's index modulo the number of workers. xdist may hand any worker any
     item, but every worker collects the same order and the caches are shared on disk: between
     them the workers warm the whole run, once, from its start."""
-    workers = int(getattr(item.config, "workerinput", {}).get("workercount", 1) or 1)
+    workers = worker_count(item.config)
     share = item.session.items[worker_index(item.config) % workers :: workers]
     return [i for i in share if i is not item]
 

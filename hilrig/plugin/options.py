@@ -208,6 +208,12 @@ def worker_index(config: pytest.Config) -> int:
     return int(str(worker.get("workerid", "gw0")).lstrip("gw") or 0)
 
 
+def worker_count(config: pytest.Config) -> int:
+    """How many xdist workers the run has (1 without xdist)."""
+    worker = getattr(config, "workerinput", None)
+    return int(worker.get("workercount", 1) or 1) if worker is not None else 1
+
+
 def read_gate_options(config: pytest.Config) -> GateOptions:
     """The gating and leasing options, checked."""
     baseline = config.getoption("hil_baseline")
