@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from packs import records, rewrite
 
 import hilrig.mpy.compiler as compiler_module
 from hilrig.capabilities import Capabilities
@@ -99,13 +100,23 @@ def test_cache_keys_on_source_flags_and_name(tmp_path: Path) -> None:
     compiler = Compiler(shipped_compilers(tmp_path)[0], tmp_path)
     a = CompileRequest(b"print(1)\n", "a.py")
     first = compiler.compile(a)
-    cached = list((tmp_path / "mpy").glob("*.mpy"))
-    assert len(cached) == 1
+    assert len(records(tmp_path / "mpy.pack")) == 1
     assert compiler.compile(a) == first
+    assert len(records(tmp_path / "mpy.pack")) == 1  # read, not compiled and stored again
     compiler.compile(CompileRequest(b"print(1)\n", "b.py"))  # another name -> another .mpy
     compiler.compile(CompileRequest(b"print(2)\n", "a.py"))
-    assert len(list((tmp_path / "mpy").glob("*.mpy"))) == 3
+    assert len(records(tmp_path / "mpy.pack")) == 3
     assert b"a.py" in first
+    assert Compiler(shipped_compilers(tmp_path)[0], tmp_path).compile(a) == first  # next run
+
+
+def test_a_cached_mpy_is_what_is_used(tmp_path: Path) -> None:
+    """The cache is read, not bypassed: a record changed on disk is what compile returns."""
+    compiler = Compiler(shipped_compilers(tmp_path)[0], tmp_path)
+    request = CompileRequest(b"print(1)\n", "a.py")
+    first = compiler.compile(request)
+    rewrite(tmp_path / "mpy.pack", lambda mpy: mpy + b"tail")
+    assert Compiler(shipped_compilers(tmp_path)[0], tmp_path).compile(request) == first + b"tail"
 
 
 @pytest.mark.parametrize("way", ["memory", "pipes", "files"])

@@ -16,7 +16,16 @@ PACKAGE = Path(hilrig.__file__).resolve().parent
 # Lowest first. A module may import its own layer and any layer before it.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset(
-        {"errors", "deadline", "capabilities", "limits", "processes", "forkserver", "results"}
+        {
+            "errors",
+            "deadline",
+            "capabilities",
+            "limits",
+            "processes",
+            "forkserver",
+            "results",
+            "pack",
+        }
     ),
     frozenset({"targets"}),
     frozenset({"transport"}),

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from packs import records
 from projects import hil_project
 
 from hilrig.mpy.payload import SEARCH
@@ -189,11 +190,11 @@ def test_one_program_by_path(project: pytest.Pytester) -> None:
 def test_rerun_uses_the_reference_cache(project: pytest.Pytester) -> None:
     program(project, "a.py", "print(sum(i * i for i in range(100)))\n")
     project.runpytest("--target=unix").assert_outcomes(passed=1)
-    cached = list((project.path / ".hilrig" / "cache" / "ref").glob("*.json"))
-    assert len(cached) == 1
-    before = cached[0].stat().st_mtime_ns
+    pack = project.path / ".hilrig" / "cache" / "ref.pack"
+    assert len(records(pack)) == 1
+    before = pack.read_bytes()
     project.runpytest("--target=unix").assert_outcomes(passed=1)
-    assert cached[0].stat().st_mtime_ns == before  # read, not recomputed
+    assert pack.read_bytes() == before  # read, not recomputed and stored again
 
 
 def test_mismatched_compiler_is_refused_before_the_board(

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from packs import records, rewrite
 from real_targets import MICROBIT, microbit_spec
 
 from hilrig.capabilities import Capabilities, ErrorReporting
@@ -89,12 +90,16 @@ def test_heap_bytes_is_checked() -> None:
 
 def test_reference_results_are_cached_by_firmware_and_program(project: pytest.Pytester) -> None:
     project.runpytest("--target=unix", "--hil-reference=target:small").assert_outcomes(passed=1)
-    cached = list((project.path / ".hilrig/cache/target-ref").glob("*.json"))
-    assert len(cached) == 1
+    pack = project.path / ".hilrig/cache/target-ref.pack"
+    assert len(records(pack)) == 1
     # a cached reference result is what the next run compares with: tamper with it to see
-    data = json.loads(cached[0].read_text())
-    data["stdout"] = "NDk1MAo="  # base64 of "4950\n": the second line is gone
-    cached[0].write_text(json.dumps(data))
+
+    def tamper(payload: bytes) -> bytes:
+        data = json.loads(payload)
+        data["stdout"] = "NDk1MAo="  # base64 of "4950\n": the second line is gone
+        return json.dumps(data).encode()
+
+    rewrite(pack, tamper)
     result = project.runpytest("--target=unix", "--hil-reference=target:small")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*board printed 2 lines, the reference 1*"])

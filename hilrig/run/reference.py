@@ -27,6 +27,7 @@ from hilrig.capabilities import CPYTHON_CAPS, Capabilities
 from hilrig.compare.tracebacks import HEADER, format_traceback, parse_traceback
 from hilrig.errors import HilrigError
 from hilrig.mpy.compiler import Compiler, select_compiler
+from hilrig.pack import Pack
 from hilrig.results import Outcome, RunResult, printed_skip
 from hilrig.run.cpython_forker import CPythonForker, Finished
 from hilrig.run.program import Program
@@ -50,21 +51,21 @@ class Reference(Protocol):
 
 
 class ResultCache:
-    """RunResults stored as small JSON files named by a content hash. Threads that ask for the
-    same key at once run it once: the others wait for that run and read its result."""
+    """RunResults stored as small JSON records in a pack (:mod:`hilrig.pack`), under a content
+    hash. Threads that ask for the same key at once run it once: the others wait for that run
+    and read its result."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, path: Path) -> None:
+        self.pack = Pack(path)
         self.lock = threading.Lock()
         self.running: dict[str, threading.Event] = {}
 
     def get(self, key: str) -> RunResult | None:
         """A cached result, or None."""
-        path = self.folder / f"{key}.json"
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
+        stored = self.pack.get(key)
+        if stored is None:
             return None
+        data = json.loads(stored)
         return RunResult(
             Outcome(data["outcome"]),
             base64.b64decode(data["stdout"]),
@@ -97,10 +98,9 @@ class ResultCache:
             mine.set()
 
     def put(self, key: str, result: RunResult) -> None:
-        """Store a result (atomically; concurrent writers write the same content)."""
+        """Store a finished result (concurrent writers write the same content)."""
         if not result.outcome.finished:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         data = {
             "outcome": result.outcome.value,
             "stdout": base64.b64encode(result.stdout).decode(),
@@ -109,9 +109,7 @@ class ResultCache:
             "truncated": result.truncated,
             "detail": result.detail,
         }
-        tmp = self.folder / f"{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(data))
-        tmp.replace(self.folder / f"{key}.json")
+        self.pack.put(key, json.dumps(data).encode())
 
 
 def cache_key(*parts: bytes | str) -> str:
@@ -144,7 +142,7 @@ class HostReference:
         self.runner: Runner | None = None
         self.caps = CPYTHON_CAPS
         self.label = "host VM"
-        self.results = ResultCache(cache_dir / "ref")
+        self.results = ResultCache(cache_dir / "ref.pack")
 
     def start(self) -> None:
         """Start the reference VM now (so its identity is known before the first program)."""
@@ -192,7 +190,7 @@ class CPythonReference:
     concurrent = True  # programs may run on several threads at once (each is its own process)
 
     def __init__(self, cache_dir: Path, max_output: int) -> None:
-        self.results = ResultCache(cache_dir / "ref")
+        self.results = ResultCache(cache_dir / "ref.pack")
         self.max_output = max_output
         self.forker: CPythonForker | None = None
         self.fork_programs = forkserver.usable()
