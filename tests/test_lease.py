@@ -113,9 +113,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest('pytest_plugins = ["hilrig.plugin"]\n')
     (pytester.path / "targets").mkdir()
     unix = (BUILTIN_DIR / "unix.toml").read_text()
-    assert "instances = 4\n" in unix  # the built-in unix target has four VMs
+    assert "instances = 8\n" in unix  # the built-in unix target has eight VMs
     (pytester.path / "targets" / "vms.toml").write_text(
-        unix.replace("instances = 4", "instances = 2")
+        unix.replace("instances = 8", "instances = 2")
     )
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "one.py").write_text("print(1)\n")

@@ -213,7 +213,7 @@ def test_an_instance_that_never_ends_times_out(project: pytest.Pytester) -> None
 
 
 def test_too_few_boards_is_a_failure_naming_the_lease(project: pytest.Pytester) -> None:
-    text = (BUILTIN_DIR / "unix.toml").read_text().replace("instances = 4", "instances = 1")
+    text = (BUILTIN_DIR / "unix.toml").read_text().replace("instances = 8", "instances = 1")
     (project.path / "targets" / "unix.toml").write_text(text)
     program(project, "net_tcp.py", TCP)
     result = project.runpytest("--target=unix", "--hil-lock-timeout=0")

@@ -1,5 +1,5 @@
 """Running the next program while this one is judged: the board's order, the results, and what
-a board-fixture test in between sees (real host VM, through pytest)."""
+a board-fixture test in between sees (real host VM with one instance, through pytest)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def test_between(board):
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     suites = hil_project(pytester, "unix")
+    # one VM: the board runs one program at a time (several side by side: tests/test_lanes.py)
+    unix = pytester.path / "targets" / "unix.toml"
+    unix.write_text(unix.read_text().replace("instances = 8", "instances = 1"))
     log = str(pytester.path / "board.log")
     Path(log).write_text("")
     pytester.makeconftest(CONFTEST.format(log=log))
@@ -124,6 +127,9 @@ def test_the_rest_of_the_run_or_a_workers_share_is_queued_at_the_first_program(
     log = project.path / "board.log"
     with (project.path / "conftest.py").open("a") as conftest:
         conftest.write(PLAN_LOGGER.format(log=str(log)))
+    if workers:
+        unix = project.path / "targets" / "unix.toml"
+        unix.write_text(unix.read_text().replace("instances = 1", f"instances = {workers}"))
     args = ["suites/a1.py", "test_fixture.py", "suites/a2.py", "suites/a3.py", "suites/a4.py"]
     xdist = ["-n", str(workers)] if workers else []
     result = project.runpytest("--target=unix", "--hil-reference=exp", *xdist, *args)

@@ -10,6 +10,7 @@ pytest. The options themselves are read and checked in :mod:`hilrig.plugin.optio
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from hilrig.errors import ConfigError, HilrigError
 from hilrig.gate.policy import Ledger
 from hilrig.plugin.fixture import WIRING_MARK, attach_transcript, board
 from hilrig.plugin.items import MultiProgramItem, ProgramItem, SuiteFile, _NoTests
+from hilrig.plugin.methods import MethodItem
 from hilrig.plugin.options import (
     pytest_addoption,
     read_gate_options,
@@ -38,6 +40,7 @@ from hilrig.plugin.order import (
 )
 from hilrig.plugin.results_json import ResultsJson
 from hilrig.plugin.state import STATE, GateRecorder, _State, known
+from hilrig.run.lanes import WINDOW_PER_LANE, lane_count
 from hilrig.run.program import Program
 from hilrig.targets.load import load_target
 from hilrig.targets.spec import TargetSpec
@@ -70,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
         options, suites.resolve(), spec, gate, baseline, worker_index(config), _announcer(config)
     )
     state.trees = tuple(tree.root for tree in test_trees(config, options.rootdir))
+    state.lanes = lane_count(spec, _is_worker(config)) if spec is not None else 1
     state.more_specs = tuple(specs[1:])
     config.stash[STATE] = state
     if not _is_worker(config):
@@ -112,15 +116,17 @@ def _is_worker(config: pytest.Config) -> bool:
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` starts one worker per board of the target (before xdist's own answer, one
-    per core)."""
+    per core); none on the host VM, whose one process runs programs on all its VMs at once
+    (:mod:`hilrig.run.lanes`): cheaper than a pytest process per VM."""
     target = config.getoption("target")
     if target is None:
         return None
     try:
         first = str(target).split(",")[0].strip()
-        return load_target(first, Path(config.rootpath)).board_count()
+        spec = load_target(first, Path(config.rootpath))
     except ConfigError:
         return None  # pytest_configure reports it
+    return 0 if lane_count(spec, under_xdist=False) > 1 else spec.board_count()
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -200,10 +206,11 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, longest programs first (hilrig.plugin.order): every worker reads the same
+    """Under xdist, or where one process runs programs on several boards at once (the host
+    VM's lanes), longest programs first (hilrig.plugin.order): every xdist worker reads the same
     times, so every worker collects the same order."""
     state = config.stash.get(STATE, None)
-    if not _is_worker(config) or state is None or state.spec is None:
+    if state is None or state.spec is None or not (_is_worker(config) or state.lanes > 1):
         return
     ordered = longest_first(
         items, load(durations_file(state.options.cache_folder, state.spec.name))
@@ -215,13 +222,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """While this program runs on the board, compile the next ones and run their references;
-    the next one, if it is a program, may start on the board as soon as this one is done.
+    the next one, if it is a program, may start on the board as soon as this one is done (with
+    lanes, the next programs up to the window, each on the first free board).
 
     At the first program the rest of the run is queued (see :mod:`hilrig.run.pipeline`):
     alone, all of it; under xdist, where only the next item is known to be this worker's, the
     worker's share of it (:func:`_worker_share`).
     """
     state = item.config.stash.get(STATE, None)
+    if state is not None and state.session is None and state.lanes > 1 and state.spec:
+        # with lanes, start the board here, so that the first program's turn already has the
+        # programs after it to start on the other lanes (a failure is its turn's to report)
+        if _program_of(state, item) is not None:
+            with contextlib.suppress(HilrigError):
+                state.ensure_session()
     if state is None or state.session is None:
         return
     following = _program_of(state, nextitem)
@@ -232,7 +246,31 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         else:
             planned = [following, *(_program_of(state, i) for i in _items_after(item))]
         state.session.plan([p for p in planned if p is not None])
-    state.session.prefetch([following] if following is not None else [], following)
+    ahead = [following] if following is not None else []
+    if following is not None and state.lanes > 1:
+        ahead = _programs_from(state, nextitem, WINDOW_PER_LANE * state.lanes)
+    state.session.prefetch(ahead[:1], ahead)
+
+
+def _programs_from(state: _State, item: pytest.Item | None, limit: int) -> list[Program]:
+    """The programs of ``item`` and the items after it, up to ``limit`` of them and up to the
+    first item that may want the board itself (a test, a multi-board program, a program that
+    cannot be read); a unittest method's item only reads its program's run."""
+    if item is None:
+        return []
+    items = item.session.items
+    if not state.positions:
+        state.positions = {each.nodeid: index for index, each in enumerate(items)}
+    start = state.positions.get(item.nodeid)
+    found: list[Program] = []
+    for each in items[start:] if start is not None else [item]:
+        if isinstance(each, MethodItem):
+            continue
+        program = _program_of(state, each)
+        if program is None or len(found) == limit:
+            break
+        found.append(program)
+    return found
 
 
 def _program_of(state: _State, item: pytest.Item | None) -> Program | None:

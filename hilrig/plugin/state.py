@@ -44,6 +44,8 @@ class _State:
     program_runs: dict[Path, ProgramRun] = field(default_factory=dict)  # for unittest methods
     programs: dict[Path, Program] = field(default_factory=dict)
     planned: bool = False  # the rest of the run (a worker: its share) is queued for the prefetch
+    lanes: int = 1  # boards one session runs programs on at once (hilrig.run.lanes)
+    positions: dict[str, int] = field(default_factory=dict)  # item nodeid -> place in the run
 
     def program(self, path: Path) -> Program:
         """The program at ``path``, read once a run (the prefetch reads the next one early)."""
@@ -75,6 +77,8 @@ class _State:
                 raise
             # one run a program: the board may start the next one while this one is judged
             self.session.run_ahead = self.gate.count == 1 and self.session.source_runner is None
+            if self.session.run_ahead:
+                self.session.open_lanes(self.lanes)
             self._pin_target_reference(self.session)
             self.properties.update(identity(self.session))
             self.properties.update(gating.board_properties(self.session))

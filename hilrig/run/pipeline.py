@@ -104,82 +104,125 @@ class BoardRun:
     transcript: Transcript | None
 
 
-class RunAhead:
-    """The board's part of the next programs, each started the moment the board is free.
+class LaneLost(Exception):
+    """Raised by :class:`RunAhead`'s ``run`` when its lane can run nothing more: the program
+    was not run (its own turn runs it), and the lane is not used again."""
 
-    ``run`` does the board's part of a program (None: not now — it skips, or does not compile;
-    its own turn finds out again). The board runs one program at a time, in the order the plugin
-    names them (``expect``): a program that ends on the board starts the one expected next on the
-    same thread at once, without waiting for this program's turn to collect it.
+
+class RunAhead:
+    """The board's part of the next programs, each started the moment a lane is free.
+
+    A lane is a board: one for most targets; the host VM target has several (VMs are local
+    processes), so that programs which sleep or wait overlap. ``run(program, lane)`` does the
+    board's part of a program on that lane (None: not now — it skips, or does not compile; its
+    own turn finds out again). Programs start in the order the plugin names them (``expect``),
+    at most ``window`` of them started and not yet taken by their turns; a program that ends
+    starts the next expected one on the same thread at once, without waiting for its own turn.
+    Programs for which ``exclusive`` names the same host resource never run at the same time:
+    the next expected one waits for the other to end (the order is kept). With one lane the
+    board runs one program at a time, in the plugin's order.
     """
 
-    def __init__(self, run: Callable[[Program], BoardRun | None]) -> None:
+    def __init__(
+        self,
+        run: Callable[[Program, int], BoardRun | None],
+        lanes: int = 1,
+        window: int = 1,
+        exclusive: Callable[[Program], str | None] = lambda program: None,
+    ) -> None:
         self.run = run
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hilrig-ahead")
+        self.lanes = lanes
+        self.window = max(window, lanes)
+        self.exclusive = exclusive
+        self.held: dict[int, str] = {}  # lane -> the host resource its program holds
+        self.pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="hilrig-ahead")
         self.lock = threading.Lock()
-        self.next: Program | None = None  # the program whose turn comes next
-        self.runs: list[tuple[Program, Future[BoardRun | None]]] = []  # in board order
+        self.queue: list[Program] = []  # expected next, in order, not started yet
+        self.free = list(range(lanes))  # lanes with nothing under way
+        self.runs: list[tuple[Program, Future[BoardRun | None]]] = []  # in the order started
+        self.started: set[tuple[Path, bytes]] = set()  # the programs in ``runs``
         self.closing = False
 
     @property
     def pending(self) -> bool:
-        """A program is under way on the board, or done and not yet taken."""
+        """A program is under way on a lane, or done and not yet taken."""
         with self.lock:
             return bool(self.runs)
 
-    def expect(self, program: Program) -> None:
-        """``program`` is next (the plugin knows its order)."""
+    def expect(self, programs: Sequence[Program]) -> None:
+        """``programs`` come next, in this order (the plugin knows its order); those already
+        started are left as they are."""
         with self.lock:
-            self.next = program
+            self.queue = [p for p in programs if (p.path, p.source) not in self.started]
 
     def start(self) -> None:
-        """The board is free: start the program expected next, if one is."""
+        """Every lane is free of the caller's own work: start what is expected, as far as the
+        lanes and the window allow."""
         with self.lock:
-            if all(future.done() for _, future in self.runs):
-                self._start_next()
+            self._start_next()
 
     def _start_next(self) -> None:
-        """With the lock held: queue the expected program behind whatever runs."""
-        program, self.next = self.next, None
-        if program is None or self.closing or any(p is program for p, _ in self.runs):
-            return
-        self.runs.append((program, self.pool.submit(self._run_then_next, program)))
+        """With the lock held: start expected programs on free lanes, within the window."""
+        while self.queue and self.free and len(self.runs) < self.window and not self.closing:
+            resource = self.exclusive(self.queue[0])
+            if resource is not None and resource in self.held.values():
+                break  # its turn to start comes when the program holding it ends
+            program = self.queue.pop(0)
+            lane = self.free.pop(0)
+            if resource is not None:
+                self.held[lane] = resource
+            self.runs.append((program, self.pool.submit(self._run_then_next, program, lane)))
+            self.started.add((program.path, program.source))
 
-    def _run_then_next(self, program: Program) -> BoardRun | None:
+    def _run_then_next(self, program: Program, lane: int) -> BoardRun | None:
+        lost = False
         try:
-            return self.run(program)
+            return self.run(program, lane)
+        except LaneLost:
+            lost = True
+            return None
         finally:
             with self.lock:
+                self.held.pop(lane, None)
+                if not lost:
+                    self.free.append(lane)
                 self._start_next()
 
-    def wait(self) -> None:
-        """Let the programs under way finish (their results stay for their own turns)."""
+    def run_now(self, program: Program) -> BoardRun | None:
+        """Run ``program`` on a lane now, before anything else expected, and wait for it; the
+        programs expected after it start on the other lanes meanwhile. For a turn that found
+        nothing run ahead (``pending`` was false): None if it was not run (as ``take``)."""
         with self.lock:
-            self.next = None  # the board is wanted for something else next
+            self.queue = [program, *(p for p in self.queue if not _same(p, program))]
+            self._start_next()
+        return self.take(program)
+
+    def wait(self) -> None:
+        """Let the programs under way finish (their results stay for their own turns), and
+        start nothing more until told: the board is wanted for something else next."""
+        with self.lock:
+            self.queue = []
             futures = [future for _, future in self.runs]
         for future in futures:
             future.exception()
 
     def take(self, program: Program | None) -> BoardRun | None:
-        """The board's run of ``program`` if it was run ahead, else None. If it was, a program
-        started after it may still be under way; if not, every run ahead is dropped and the board
-        is free afterwards."""
+        """The board's run of ``program`` if it was run ahead, else None. If it was, programs
+        started after it may still be under way; if not, every run ahead is dropped and every
+        lane is free afterwards."""
         with self.lock:
             first = self.runs[0] if self.runs else None
-            mine = (
-                first is not None
-                and program is not None
-                and first[0].path == program.path
-                and first[0].source == program.source
-            )
+            mine = first is not None and program is not None and _same(first[0], program)
             if mine:
-                self.runs.pop(0)
+                taken, _ = self.runs.pop(0)
+                self.started.discard((taken.path, taken.source))
         if first is None:
             return None
         if not mine:
             self.wait()
             with self.lock:
                 dropped, self.runs = self.runs, []
+                self.started.clear()
             for ran, future in dropped:
                 error = future.exception()
                 if error is not None:
@@ -190,8 +233,13 @@ class RunAhead:
     def close(self) -> None:
         """Wait for the programs under way and stop."""
         with self.lock:
-            self.next = None
+            self.queue = []
             self.closing = True
         self.pool.shutdown(wait=True, cancel_futures=True)
         with self.lock:
             self.runs = []
+            self.started.clear()
+
+
+def _same(a: Program, b: Program) -> bool:
+    return a.path == b.path and a.source == b.source

@@ -30,8 +30,9 @@ from hilrig.run.decisions import (
     wiring_gap,
 )
 from hilrig.run.flashing import flash_for_run
+from hilrig.run.lanes import WINDOW_PER_LANE, Lanes, host_resource
 from hilrig.run.mptests import Conditions
-from hilrig.run.pipeline import BoardRun, Prefetcher, RunAhead
+from hilrig.run.pipeline import BoardRun, LaneLost, Prefetcher, RunAhead
 from hilrig.run.program import Program
 from hilrig.run.reference import CPythonReference, HostReference, Reference
 from hilrig.run.references import References
@@ -116,6 +117,7 @@ class HilSession:
         self.references = References(options.reference, self._make_reference)
         self.prefetcher = Prefetcher(self.warm)
         self.ahead = RunAhead(self._run_ahead)
+        self.lanes: Lanes | None = None  # more boards to run programs ahead on (open_lanes)
         self.run_ahead = False  # the plugin turns it on where a program runs once, as .mpy only
         self.events: list[str] = []
         self.flashed: str = ""  # what --hil-firmware did, for the header and junit
@@ -211,15 +213,20 @@ class HilSession:
         if self.runner is None or self.caps is None:
             raise HilrigError("the session was not started")
         reason = self._skip_reason(program)
+        idle = not self.ahead.pending
         done = self.ahead.take(program if prepared is None else None)  # the board is free now
+        if done is None and idle and not reason and prepared is None and self.lanes is not None:
+            done = self.ahead.run_now(program)  # on a lane, the next ones on the others
         if done is None and not reason:
             try:
                 prepared = prepared if prepared is not None else self.runner.prepare(program)
             except CompileError as exc:
                 self.ahead.start()
                 return self._cannot_compile(program, exc)
+            if self.ahead.pending:  # lanes: programs run ahead hold boards, the session's too
+                self.ahead.wait()  # let them end and start no more until this one has run
             done = self._board_run(program, prepared)
-        self.ahead.start()  # the next program's board part, while this one is judged
+        self.ahead.start()  # the next programs' board part, while this one is judged
         if reason or done is None:
             return _verdict(program, Verdict.SKIP, reason or "")
         early = early_verdict(done.result)
@@ -248,15 +255,36 @@ class HilSession:
         result = self.runner.run(program, prepared, self.timeout_for(program))
         return BoardRun(prepared, result, self.runner.transcript)
 
-    def _run_ahead(self, program: Program) -> BoardRun | None:
-        """The board's part of ``program`` before its turn (on the run-ahead thread)."""
+    def open_lanes(self, count: int) -> None:
+        """Run programs ahead on ``count`` boards of this target at once (:mod:`hilrig.run.lanes`);
+        before the first program."""
+        if count <= 1 or self.runner is None or self.ahead.pending:
+            return
+        self.lanes = Lanes(self._another_board, self.runner, count)
+        self.ahead.close()
+        window = WINDOW_PER_LANE * count
+        self.ahead = RunAhead(self._run_ahead, count, window, exclusive=host_resource)
+
+    def _another_board(self) -> Board:
+        board = make_board(
+            self.spec, self.options.board_index, self.options.module_path, self.place
+        )
+        board.on_event = self.events.append
+        return board
+
+    def _run_ahead(self, program: Program, lane: int) -> BoardRun | None:
+        """The board's part of ``program`` before its turn (on a run-ahead thread)."""
         if self.runner is None or self._skip_reason(program):
             return None
+        runner = self.runner if self.lanes is None else self.lanes.runner(lane)
+        if runner is None:
+            raise LaneLost(lane)  # its own turn runs it
         try:
             prepared = self.runner.prepare(program)
         except HilrigError:
             return None  # its own turn reports it
-        return self._board_run(program, prepared)
+        result = runner.run(program, prepared, self.timeout_for(program))
+        return BoardRun(prepared, result, runner.transcript)
 
     def settle(self) -> None:
         """Wait until the board is free (a program run ahead has finished) before using it."""
@@ -378,13 +406,13 @@ class HilSession:
         if self.runner is not None:
             self.prefetcher.prefetch(programs, depth=len(programs))
 
-    def prefetch(self, upcoming: Sequence[Program], following: Program | None) -> None:
+    def prefetch(self, upcoming: Sequence[Program], following: Sequence[Program]) -> None:
         """Warm the ``upcoming`` programs in the background while the board runs this one; with
-        ``run_ahead``, also run ``following`` (the program right after this one, if the next
-        item is one) on the board as soon as this one is done there."""
+        ``run_ahead``, also run ``following`` (the programs right after this one, in order, up
+        to the next item that is not one) on the board as soon as it is free."""
         if self.runner is not None:
             self.prefetcher.prefetch(upcoming)
-            if self.run_ahead and following is not None:
+            if self.run_ahead:
                 self.ahead.expect(following)
 
     def close(self) -> None:
@@ -396,7 +424,11 @@ class HilSession:
         if self.board is not None and self.ahead.pending:
             self.board.broken = f"{self.board.label} was closed"
             self.board.close()
+            if self.lanes is not None:
+                self.lanes.cut_short(self.board.broken)
         self.ahead.close()
+        if self.lanes is not None:
+            self.lanes.close()
         self.prefetcher.close()
         self.references.close()
         if self.board is not None:
