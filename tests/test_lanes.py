@@ -61,6 +61,7 @@ def test_programs_run_side_by_side_and_each_reports_its_own_result_in_order(
     xml = pytester.path / "junit.xml"
     result = pytester.runpytest("--target=unix", "--hil-reference=exp", f"--junitxml={xml}")
     result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["hilrig: programs run on 8 VMs side by side, reported in order"])
     names = [case.get("name") for case in ET.parse(xml).getroot().iter("testcase")]
     assert names == [f"p{n}" for n in range(6)]
 

@@ -142,6 +142,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines += [
         f"hilrig: multi-board instances also on {s.name} ({s.path})" for s in state.more_specs
     ]
+    if state.lanes > 1:
+        lines.append(f"hilrig: programs run on {state.lanes} VMs side by side, reported in order")
     if config.option.collectonly or _is_controller(config):
         return lines
     try:
