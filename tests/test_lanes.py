@@ -257,12 +257,13 @@ def test_a_lane_whose_board_differs_is_left_out_with_a_warning(
 ) -> None:
     main = Runner(_FakeBoard(CPYTHON_CAPS), CPYTHON_CAPS, None, 4096)  # type: ignore[arg-type]
     other = dataclasses.replace(CPYTHON_CAPS, banner="MicroPython v9.9 on another build")
-    boards = [_FakeBoard(CPYTHON_CAPS), _FakeBoard(other)]
+    roomier = dataclasses.replace(CPYTHON_CAPS, mem_free=(CPYTHON_CAPS.mem_free or 0) + 64)
+    boards = [_FakeBoard(roomier), _FakeBoard(other)]
     lanes = Lanes(lambda: boards.pop(0), main, 3)  # type: ignore[arg-type, return-value]
     with caplog.at_level(logging.WARNING):
         assert lanes.runner(0) is main
         same = lanes.runner(1)
-        assert same is not None and same is not main and same.caps == CPYTHON_CAPS
+        assert same is not None and same is not main and same.caps == CPYTHON_CAPS  # the heap
         assert lanes.runner(2) is None and lanes.runner(2) is None  # asked once
     assert caplog.text.count("lane 2 of fake left out") == 1 and "v9.9" in caplog.text
     lanes.close()

@@ -4,9 +4,9 @@ Only the host VM target has them (:func:`lane_count`): its boards are local proc
 session can start several, and MicroPython's own tests spend much of their time asleep (the
 extmod folder's asyncio, timer and ``time`` tests), which one VM at a time would wait through
 one by one. Lane 0 is the session's own board; the others are started on first use, on the
-thread that first runs a program there, and must report the same capabilities as the board.
-A lane that cannot start is left out with a warning, and the others go on (the program it
-was given runs on its own turn).
+thread that first runs a program there, and must report the same capabilities as the board
+(free heap aside). A lane that cannot start is left out with a warning, and the others go on
+(the program it was given runs on its own turn).
 
 The VMs share the host, though, and its network: programs that bind a socket
 (:func:`host_resource`) never run side by side (MicroPython's ``select_poll_udp.py`` and
@@ -20,6 +20,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from hilrig.boards.board import Board
 from hilrig.errors import HilrigError
@@ -80,7 +81,7 @@ class Lanes:
         with self.lock:
             self.boards.append(board)
         caps = board.start()
-        if caps != self.main.caps:
+        if replace(caps, mem_free=None) != replace(self.main.caps, mem_free=None):
             raise HilrigError(
                 f"its board reports {caps.banner!r}, the session's {self.main.caps.banner!r}"
             )
