@@ -3,12 +3,15 @@ reports each program's own result, in order (real host VMs, through pytest)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from projects import hil_project
@@ -123,6 +126,27 @@ def _program(name: str) -> Program:
     return Program(path=Path(f"/suites/{name}.py"), name=f"{name}.py", source=name.encode())
 
 
+@contextlib.contextmanager
+def _started(
+    run: Callable[[Program, int], BoardRun | None], names: list[str], **how: Any
+) -> Iterator[tuple[RunAhead, list[Program]]]:
+    """A RunAhead (``how``: lanes, window, exclusive) told to expect the programs ``names``,
+    and started; closed afterwards."""
+    programs = [_program(name) for name in names]
+    ahead = RunAhead(run, **how)
+    try:
+        ahead.expect(programs)
+        ahead.start()
+        yield ahead, programs
+    finally:
+        ahead.close()
+
+
+def _ran(program: Program, stdout: bytes) -> BoardRun:
+    """What a board run of ``program`` that printed ``stdout`` hands its turn."""
+    return BoardRun(Prepared(program.source, None, ()), RunResult(Outcome.OK, stdout), None)
+
+
 def test_run_ahead_keeps_to_its_lanes_and_window_and_hands_results_in_order() -> None:
     under_way: list[str] = []
     most = [0]
@@ -135,8 +159,7 @@ def test_run_ahead_keeps_to_its_lanes_and_window_and_hands_results_in_order() ->
         time.sleep(0.05 if program.name == "p0.py" else 0.01)
         with lock:
             under_way.remove(program.name)
-        result = RunResult(Outcome.OK, f"{program.name} on {lane}".encode())
-        return BoardRun(Prepared(b"", None, ()), result, None)
+        return _ran(program, f"{program.name} on {lane}".encode())
 
     programs = [_program(f"p{n}") for n in range(8)]
     ahead = RunAhead(run, lanes=3, window=4)
@@ -159,17 +182,11 @@ def test_run_ahead_keeps_to_its_lanes_and_window_and_hands_results_in_order() ->
 
 def test_a_turn_out_of_order_drops_what_ran_ahead() -> None:
     def run(program: Program, lane: int) -> BoardRun:
-        return BoardRun(Prepared(b"", None, ()), RunResult(Outcome.OK, program.source), None)
+        return _ran(program, program.source)
 
-    programs = [_program(f"p{n}") for n in range(4)]
-    ahead = RunAhead(run, lanes=2, window=4)
-    try:
-        ahead.expect(programs)
-        ahead.start()
+    with _started(run, ["p0", "p1", "p2", "p3"], lanes=2, window=4) as (ahead, programs):
         assert ahead.take(programs[2]) is None  # not the next one started: everything dropped
         assert not ahead.pending
-    finally:
-        ahead.close()
 
 
 def test_programs_that_hold_the_same_host_resource_never_run_side_by_side() -> None:
@@ -182,20 +199,16 @@ def test_programs_that_hold_the_same_host_resource_never_run_side_by_side() -> N
         time.sleep(0.05)
         with lock:
             events.append(f"end {program.name}")
-        return BoardRun(Prepared(b"", None, ()), RunResult(Outcome.OK, program.source), None)
+        return _ran(program, program.source)
 
-    programs = [_program(name) for name in ("net1", "other", "net2", "net3")]
-    ahead = RunAhead(
-        run, lanes=4, window=8, exclusive=lambda p: "network" if b"net" in p.source else None
-    )
-    try:
-        ahead.expect(programs)
-        ahead.start()
+    def network(program: Program) -> str | None:
+        return "network" if b"net" in program.source else None
+
+    names = ["net1", "other", "net2", "net3"]
+    with _started(run, names, lanes=4, window=8, exclusive=network) as (ahead, programs):
         for program in programs:
             done = ahead.take(program)
             assert done is not None and done.result.stdout == program.source
-    finally:
-        ahead.close()
     assert events.index("end net1.py") < events.index("start net2.py")
     assert events.index("end net2.py") < events.index("start net3.py")
     assert events.index("start other.py") < events.index("end net1.py")  # the others go on
@@ -214,21 +227,15 @@ def test_a_lost_lane_is_not_used_again_and_the_others_go_on() -> None:
         if lane == 1:
             raise LaneLost(lane)
         used.append(lane)
-        return BoardRun(Prepared(b"", None, ()), RunResult(Outcome.OK, program.source), None)
+        return _ran(program, program.source)
 
-    programs = [_program(f"p{n}") for n in range(6)]
-    ahead = RunAhead(run, lanes=2, window=8)
-    try:
-        ahead.expect(programs)
-        ahead.start()
-        results = []
-        for program in programs:
+    results: list[bytes | None] = []
+    with _started(run, [f"p{n}" for n in range(6)], lanes=2, window=8) as (ahead, programs):
+        for index, program in enumerate(programs):
             done = ahead.take(program)
             results.append(None if done is None else done.result.stdout)
-            ahead.expect(programs[programs.index(program) + 1 :])
+            ahead.expect(programs[index + 1 :])
             ahead.start()
-    finally:
-        ahead.close()
     assert results.count(None) == 1  # the one program lane 1 was given: its turn runs it
     for program, stdout in zip(programs, results, strict=True):
         assert stdout in (None, program.source)  # each result is its own program's

@@ -131,7 +131,6 @@ class RunAhead:
         exclusive: Callable[[Program], str | None] = lambda program: None,
     ) -> None:
         self.run = run
-        self.lanes = lanes
         self.window = max(window, lanes)
         self.exclusive = exclusive
         self.held: dict[int, str] = {}  # lane -> the host resource its program holds
