@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -120,7 +121,18 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def program(pytester: pytest.Pytester, name: str, text: str) -> None:
+    """Write a suite program; its fixed port becomes one free now (xdist runs this file's
+    tests side by side, and two servers on one port collide)."""
+    for fixed in ("PORT = 8471", "PORT = 8472"):
+        text = text.replace(fixed, f"PORT = {_free_port()}")
     (pytester.path / "suites" / name).write_text(text)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def test_instances_are_counted_and_the_script_calls_one() -> None:
