@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,28 @@ def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.
     spec = microbit_spec()
     program(project, "a_hang.py", "while True:\n    pass\n")
     program(project, "b_never.py", "print('never run')\n")
+
+    def emulator(children: set[int]) -> bool:
+        return any(str(spec.firmware) in _cmdline(pid) for pid in children)
+
+    _interrupt(project, MICROBIT, emulator)
+
+
+def test_interrupted_with_programs_side_by_side_leaves_no_vm(project: pytest.Pytester) -> None:
+    """On the host VM eight programs hang at once, each in a VM of its own, when Ctrl-C comes."""
+    for n in range(8):
+        program(project, f"a_hang{n}.py", "while True:\n    pass\n")
+    program(project, "b_never.py", "print('never run')\n")
+
+    def eight_vms(children: set[int]) -> bool:
+        return len(children) >= 16  # each of the eight VMs: its fork server and a VM or more
+
+    _interrupt(project, "unix", eight_vms)
+
+
+def _interrupt(project: pytest.Pytester, target: str, ready: Callable[[set[int]], bool]) -> None:
+    """Run the project's suites, Ctrl-C once its processes are ``ready``: pytest says it was
+    interrupted, writes junit, and no process it started outlives it."""
     junit = project.path / "out.xml"
     # On a hang, SIGABRT makes faulthandler print every thread's stack into the failure message.
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
@@ -124,22 +147,21 @@ def test_interrupted_pytest_writes_junit_and_leaves_no_emulator(project: pytest.
     # command of a shell without job control is), which its child would inherit.
     main = "import signal,sys,pytest;signal.signal(signal.SIGINT,signal.default_int_handler);"
     main += "sys.exit(pytest.console_main())"
-    argv = [sys.executable, "-c", main, f"--target={MICROBIT}", f"--junitxml={junit}"]
+    argv = [sys.executable, "-c", main, f"--target={target}", f"--junitxml={junit}"]
     argv += ["-v", "-p", "no:cacheprovider", "--hil-timeout=60"]
     proc = subprocess.Popen(
         argv, cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    children: set[int] = set()
     try:
         said = _read_until(proc, b"a_hang", Deadline.after(30))
         assert b"a_hang" in said, said.decode(errors="replace")
-        # Wait for the emulator (under load it may start well after the item's name is shown).
+        # Wait for the board (under load it may start well after the item's name is shown).
         started = Deadline.after(30)
-        emulators: list[int] = []
-        while not emulators and not started.expired():
+        while not ready(children) and not started.expired():
             children = descendants(proc.pid)
-            emulators = [pid for pid in children if str(spec.firmware) in _cmdline(pid)]
             time.sleep(0.05)
-        assert emulators, f"no QEMU among {[_cmdline(p) for p in children]}"
+        assert ready(children), f"not ready: {[_cmdline(p) for p in children]}"
         time.sleep(0.5)  # let it boot and start the program; SIGINT at any point must work
         proc.send_signal(signal.SIGINT)
         rest = _read_until(proc, None, Deadline.after(40))

@@ -143,12 +143,15 @@ class HostReference:
         self.caps = CPYTHON_CAPS
         self.label = "host VM"
         self.results = ResultCache(cache_dir / "ref.pack")
+        self.closed = False
 
     def start(self) -> None:
         """Start the reference VM now (so its identity is known before the first program)."""
         self._runner()
 
     def _runner(self) -> Runner:
+        if self.closed:
+            raise HilrigError(f"{self.label} was closed")
         if self.runner is None:
             vm = HostVM(host_vm_command(self.command), label="reference VM", path=self.path)
             self.board = Board(vm)
@@ -173,8 +176,10 @@ class HostReference:
         return self.results.recall(key, lambda: runner.run(program, prepared, timeout_s))
 
     def close(self) -> None:
-        """Stop the reference VM."""
+        """Stop the reference VM, under a program it runs too (no recovery then)."""
+        self.closed = True
         if self.board is not None:
+            self.board.broken = f"{self.label} was closed"
             self.board.close()
 
 
@@ -225,6 +230,8 @@ class CPythonReference:
     def _forked(self, program: Program, timeout_s: float) -> Finished | None:
         """The run from the fork server; None where there is none or it failed."""
         with self.lock:
+            if self.closed:
+                raise HilrigError(f"{self.label} was closed before {program.name}")
             if not self.fork_programs:
                 return None
             if self.forker is None:

@@ -419,18 +419,20 @@ class HilSession:
         """Stop the board and the reference; never raises.
 
         A program run ahead is cut short: the board is closed under it (no recovery then: the
-        board says it is closed), and closed again once that program has given up.
+        board says it is closed), and closed again once that program has given up. So is a
+        reference the prefetch runs (a program that hangs would hold the end of the run, after
+        Ctrl-C too, for its whole time limit); such a result is not cached.
         """
         if self.board is not None and self.ahead.pending:
             self.board.broken = f"{self.board.label} was closed"
             self.board.close()
             if self.lanes is not None:
                 self.lanes.cut_short(self.board.broken)
+        self.references.close()
         self.ahead.close()
         if self.lanes is not None:
             self.lanes.close()
         self.prefetcher.close()
-        self.references.close()
         if self.board is not None:
             try:
                 self.board.close()
