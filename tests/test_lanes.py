@@ -274,3 +274,14 @@ def test_a_lane_whose_board_differs_is_left_out_with_a_warning(
         assert lanes.runner(2) is None and lanes.runner(2) is None  # asked once
     assert caplog.text.count("lane 2 of fake left out") == 1 and "v9.9" in caplog.text
     lanes.close()
+
+
+def test_what_was_expected_is_not_named_again_until_the_board_is_wanted_elsewhere() -> None:
+    with _started(lambda p, lane: _ran(p, p.source), ["p0", "p1", "p2"], lanes=2) as (
+        ahead,
+        programs,
+    ):
+        assert ahead.expecting(programs[1]) and ahead.expecting(programs[2])
+        assert not ahead.expecting(_program("elsewhere"))
+        ahead.wait()  # a board-fixture test next: what comes after it is named anew
+        assert not ahead.expecting(programs[2])

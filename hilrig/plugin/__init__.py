@@ -248,10 +248,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         else:
             planned = [following, *(_program_of(state, i) for i in _items_after(item))]
         state.session.plan([p for p in planned if p is not None])
-    ahead = [following] if following is not None else []
+    upcoming = [following] if following is not None else []
+    ahead: list[Program] | None = upcoming
     if following is not None and state.lanes > 1:
-        ahead = _programs_from(state, nextitem, WINDOW_PER_LANE * state.lanes)
-    state.session.prefetch(ahead[:1], ahead)
+        # named already, with the rest of its stretch, or named now
+        named = state.session.expecting(following)
+        ahead = None if named else _programs_from(state, nextitem, WINDOW_PER_LANE * state.lanes)
+    state.session.prefetch(upcoming, ahead)
 
 
 def _programs_from(state: _State, item: pytest.Item | None, limit: int) -> list[Program]:

@@ -140,6 +140,7 @@ class RunAhead:
         self.free = list(range(lanes))  # lanes with nothing under way
         self.runs: list[tuple[Program, Future[BoardRun | None]]] = []  # in the order started
         self.started: set[tuple[Path, bytes]] = set()  # the programs in ``runs``
+        self.expected: set[tuple[Path, bytes]] = set()  # the last ``expect``'s programs
         self.closing = False
 
     @property
@@ -153,6 +154,13 @@ class RunAhead:
         started are left as they are."""
         with self.lock:
             self.queue = [p for p in programs if (p.path, p.source) not in self.started]
+            self.expected = {(p.path, p.source) for p in programs}
+
+    def expecting(self, program: Program) -> bool:
+        """``program`` was expected and still is: the programs after it, to the end of what
+        was expected with it, need not be named again (they start as lanes come free)."""
+        with self.lock:
+            return (program.path, program.source) in self.expected
 
     def start(self) -> None:
         """Every lane is free of the caller's own work: start what is expected, as far as the
@@ -201,6 +209,7 @@ class RunAhead:
         start nothing more until told: the board is wanted for something else next."""
         with self.lock:
             self.queue = []
+            self.expected = set()
             futures = [future for _, future in self.runs]
         for future in futures:
             future.exception()
@@ -233,6 +242,7 @@ class RunAhead:
         """Wait for the programs under way and stop."""
         with self.lock:
             self.queue = []
+            self.expected = set()
             self.closing = True
         self.pool.shutdown(wait=True, cancel_futures=True)
         with self.lock:

@@ -406,14 +406,20 @@ class HilSession:
         if self.runner is not None:
             self.prefetcher.prefetch(programs, depth=len(programs))
 
-    def prefetch(self, upcoming: Sequence[Program], following: Sequence[Program]) -> None:
+    def prefetch(self, upcoming: Sequence[Program], following: Sequence[Program] | None) -> None:
         """Warm the ``upcoming`` programs in the background while the board runs this one; with
         ``run_ahead``, also run ``following`` (the programs right after this one, in order, up
-        to the next item that is not one) on the board as soon as it is free."""
+        to the next item that is not one; None: as named before) on the board as soon as it is
+        free."""
         if self.runner is not None:
             self.prefetcher.prefetch(upcoming)
-            if self.run_ahead:
+            if self.run_ahead and following is not None:
                 self.ahead.expect(following)
+
+    def expecting(self, program: Program) -> bool:
+        """``program`` and the programs after it, as named with it, are still expected to run
+        ahead (so a turn need not name them again)."""
+        return self.run_ahead and self.ahead.expecting(program)
 
     def close(self) -> None:
         """Stop the board and the reference; never raises.
