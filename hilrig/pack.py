@@ -6,7 +6,7 @@ those were hundreds of file creations a run, and on a filesystem that searches p
 deleted inodes when it creates one (ext4 without a journal: about 0.4 ms a file soon after many
 deletions, against 0.05) that was a tenth of a cold run. A pack is created once.
 
-The format is in docs/caches.md. In short: a 16-byte header, then records, each a marker, the
+The format is in docs/caches.md. In short: a 24-byte header, then records, each a marker, the
 sha256 of the key, the payload's length, a blake2b digest of all three and the payload, then
 the payload. A record is checked (marker, length, digest) when it is indexed, and read whole and
 checked again (with its key) every time it is used: a damaged, cut or stale record is a miss, so
@@ -136,11 +136,12 @@ class Pack:
                 header = os.pread(fd, HEADER_SIZE, 0)
                 if size > self.limit_bytes or len(header) != HEADER_SIZE or header[:16] != MAGIC:
                     os.ftruncate(fd, 0)  # too big, empty, or not a pack of this format
-                    _write_all(fd, MAGIC + os.urandom(8))
+                    header = MAGIC + os.urandom(8)
+                    _write_all(fd, header)
         except OSError as exc:
             self._turn_off(exc)
             return None
-        self._fd = fd
+        self._fd, self._header = fd, header
         return fd
 
     def _turn_off(self, exc: OSError) -> None:

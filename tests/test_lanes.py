@@ -266,7 +266,7 @@ def test_a_lane_whose_board_differs_is_left_out_with_a_warning(
     other = dataclasses.replace(CPYTHON_CAPS, banner="MicroPython v9.9 on another build")
     roomier = dataclasses.replace(CPYTHON_CAPS, mem_free=(CPYTHON_CAPS.mem_free or 0) + 64)
     boards = [_FakeBoard(roomier), _FakeBoard(other)]
-    lanes = Lanes(lambda: boards.pop(0), main, 3)  # type: ignore[arg-type, return-value]
+    lanes = Lanes(lambda: boards.pop(0), main)  # type: ignore[arg-type, return-value]
     with caplog.at_level(logging.WARNING):
         assert lanes.runner(0) is main
         same = lanes.runner(1)

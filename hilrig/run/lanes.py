@@ -49,12 +49,12 @@ def host_resource(program: Program) -> str | None:
 
 
 class Lanes:
-    """The session's board (lane 0) and ``count - 1`` more, each with its own runner."""
+    """The session's board (lane 0) and more, each with its own runner (as many as the
+    RunAhead that asks for them has lanes)."""
 
-    def __init__(self, open_board: Callable[[], Board], main: Runner, count: int) -> None:
+    def __init__(self, open_board: Callable[[], Board], main: Runner) -> None:
         self.open_board = open_board
         self.main = main
-        self.count = count
         self.lock = threading.Lock()
         self.runners: dict[int, Runner] = {0: main}
         self.failed: dict[int, str] = {}

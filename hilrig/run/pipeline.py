@@ -153,14 +153,14 @@ class RunAhead:
         """``programs`` come next, in this order (the plugin knows its order); those already
         started are left as they are."""
         with self.lock:
-            self.queue = [p for p in programs if (p.path, p.source) not in self.started]
-            self.expected = {(p.path, p.source) for p in programs}
+            self.queue = [p for p in programs if _key(p) not in self.started]
+            self.expected = {_key(p) for p in programs}
 
     def expecting(self, program: Program) -> bool:
         """``program`` was expected and still is: the programs after it, to the end of what
         was expected with it, need not be named again (they start as lanes come free)."""
         with self.lock:
-            return (program.path, program.source) in self.expected
+            return _key(program) in self.expected
 
     def start(self) -> None:
         """Every lane is free of the caller's own work: start what is expected, as far as the
@@ -179,7 +179,7 @@ class RunAhead:
             if resource is not None:
                 self.held[lane] = resource
             self.runs.append((program, self.pool.submit(self._run_then_next, program, lane)))
-            self.started.add((program.path, program.source))
+            self.started.add(_key(program))
 
     def _run_then_next(self, program: Program, lane: int) -> BoardRun | None:
         lost = False
@@ -200,7 +200,7 @@ class RunAhead:
         programs expected after it start on the other lanes meanwhile. For a turn that found
         nothing run ahead (``pending`` was false): None if it was not run (as ``take``)."""
         with self.lock:
-            self.queue = [program, *(p for p in self.queue if not _same(p, program))]
+            self.queue = [program, *(p for p in self.queue if _key(p) != _key(program))]
             self._start_next()
         return self.take(program)
 
@@ -220,10 +220,10 @@ class RunAhead:
         lane is free afterwards."""
         with self.lock:
             first = self.runs[0] if self.runs else None
-            mine = first is not None and program is not None and _same(first[0], program)
+            mine = first is not None and program is not None and _key(first[0]) == _key(program)
             if mine:
                 taken, _ = self.runs.pop(0)
-                self.started.discard((taken.path, taken.source))
+                self.started.discard(_key(taken))
         if first is None:
             return None
         if not mine:
@@ -250,5 +250,6 @@ class RunAhead:
             self.started.clear()
 
 
-def _same(a: Program, b: Program) -> bool:
-    return a.path == b.path and a.source == b.source
+def _key(program: Program) -> tuple[Path, bytes]:
+    """What makes two programs the same one here: the file and the bytes it held when read."""
+    return program.path, program.source

@@ -260,7 +260,7 @@ class HilSession:
         before the first program."""
         if count <= 1 or self.runner is None or self.ahead.pending:
             return
-        self.lanes = Lanes(self._another_board, self.runner, count)
+        self.lanes = Lanes(self._another_board, self.runner)
         self.ahead.close()
         window = WINDOW_PER_LANE * count
         self.ahead = RunAhead(self._run_ahead, count, window, exclusive=host_resource)
